@@ -1,0 +1,46 @@
+//! The error type of this crate.
+
+use std::path::PathBuf;
+
+/// What can go wrong while handling keys, sealing or opening data.
+///
+/// No variant carries key material or plaintext.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The master key file could not be read or created.
+    #[error("master key file {path}: {source}")]
+    KeyFile {
+        /// The file in question.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The master key file is readable by others than its owner.
+    #[error("master key file {path} must not be readable by group or others (chmod 600)")]
+    KeyFilePermissions {
+        /// The file in question.
+        path: PathBuf,
+    },
+    /// A master key was given but is not 32 bytes of base64 (standard or URL-safe alphabet).
+    #[error("a master key must be 32 bytes encoded in base64")]
+    MasterKeyEncoding,
+    /// A wrapped data key did not open under this master key: the master key does not belong
+    /// to this database, or the wrapped key was altered.
+    #[error("a data key does not open under this master key (wrong master key, or altered key)")]
+    WrongMasterKey,
+    /// A sealed field did not open: it was altered, moved to another row, or sealed under a key
+    /// this keyring does not hold.
+    #[error("sealed data failed authentication")]
+    OpenFailed,
+    /// A sealed field names a data key this keyring does not hold.
+    #[error("sealed data names an unknown data key")]
+    UnknownKey,
+    /// A sealed field is too short or has an unknown format version.
+    #[error("sealed data is malformed")]
+    Malformed,
+    /// The operating system's random number generator failed.
+    #[error("the random number generator failed")]
+    Random,
+}

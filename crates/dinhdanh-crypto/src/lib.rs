@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod field;
+mod master;
+mod token;
+
+pub use error::CryptoError;
+pub use field::{BlindIndexKey, DataKeyMaterial, FieldCipher, KeyId, KeyPurpose};
+pub use master::{MASTER_KEY_ENV, MasterKey};
+pub use token::{ApiToken, TokenHash, constant_time_eq};
+
+/// Fills `buf` from the operating system's CSPRNG through aws-lc-rs.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random)
+}

@@ -1,0 +1,163 @@
+//! Request extractors that turn every rejection into a problem+json answer: JSON bodies,
+//! path ids and the operator's bearer token.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use dinhdanh_crypto::TokenHash;
+use dinhdanh_store::{OperatorRole, OperatorToken};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// A JSON body, parsed strictly. Syntax errors are 400; a body of the wrong shape (unknown
+/// field, wrong type, missing field) is 400 too; too large is 413; not JSON is 415. The
+/// detail never repeats a value from the body, since bodies carry personal data.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || mime.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "the body must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Request body too large",
+                    format!(
+                        "the body must be at most {} bytes",
+                        state.config.body_limit_bytes
+                    ),
+                )
+            } else {
+                body_failed(&rejection)
+            }
+        })?;
+        let value = serde_json::from_slice(&bytes).map_err(|err| {
+            let message = err.to_string();
+            let detail =
+                if message.starts_with("unknown field") || message.starts_with("missing field") {
+                    // Names of fields only: `unknown field `x`, expected one of ...`.
+                    message
+                        .split(" at line")
+                        .next()
+                        .unwrap_or("the body does not match the schema")
+                        .to_owned()
+                } else {
+                    match err.classify() {
+                        serde_json::error::Category::Data => format!(
+                            "a value has the wrong type or form (line {}, column {})",
+                            err.line(),
+                            err.column()
+                        ),
+                        _ => format!(
+                            "the body is not valid JSON (line {}, column {})",
+                            err.line(),
+                            err.column()
+                        ),
+                    }
+                };
+            Problem::malformed_body(detail)
+        })?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn body_failed(rejection: &BytesRejection) -> Problem {
+    tracing::debug!(error = %rejection, "request body could not be read");
+    Problem::malformed_body("the body could not be read")
+}
+
+/// A path id, parsed as a UUID; anything else is 400 `invalid-id`.
+pub(crate) struct PathId(pub(crate) uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| Problem::invalid_id())?;
+        uuid::Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| Problem::invalid_id())
+    }
+}
+
+/// The operator behind a request, authenticated by an `Authorization: Bearer` token.
+#[derive(Debug)]
+pub(crate) struct Operator(pub(crate) OperatorToken);
+
+impl Operator {
+    /// Succeeds when the operator's role grants `needed`; 403 otherwise.
+    pub(crate) fn require(&self, needed: OperatorRole) -> Result<(), Problem> {
+        if self.0.role.grants(needed) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(needed.as_str()))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(Problem::unauthorized(
+                "an operator bearer token is required",
+            ))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|token| !token.is_empty())
+            .ok_or(Problem::unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+            ))?;
+        // Looked up by hash: the store holds only hashes, and equality of hashes is checked
+        // by the unique index, so no secret is compared byte by byte here.
+        let found = state
+            .store
+            .find_operator_token(&TokenHash::of(token))
+            .await
+            .map_err(Problem::from)?;
+        match found {
+            Some(record) if record.is_usable(jiff::Timestamp::now()) => Ok(Operator(record)),
+            _ => Err(Problem::unauthorized(
+                "the bearer token is unknown, expired or revoked",
+            )),
+        }
+    }
+}

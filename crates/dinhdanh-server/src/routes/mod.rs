@@ -1,0 +1,22 @@
+//! Routes, one module per resource. Request and response types live beside their handlers.
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) mod organisations;
+pub(crate) mod persons;
+pub(crate) mod system;
+
+/// Every route of the application.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(system::router())
+        .merge(persons::router())
+        .merge(organisations::router())
+}
+
+/// Formats a timestamp for a response (RFC 3339, UTC).
+pub(crate) fn rfc3339(at: jiff::Timestamp) -> String {
+    at.to_string()
+}

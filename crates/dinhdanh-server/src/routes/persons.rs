@@ -1,0 +1,391 @@
+//! `/v1/persons`: the identity authority registers people, changes their status and e-ID
+//! level, links guardians, and looks people up by citizen number through the blind index.
+
+use std::str::FromStr;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dinhdanh_core::{
+    AgeBracket, BirthDate, CitizenNumber, EidLevel, IdentifierError, PersonName, PersonStatus, Sex,
+    today_in_vietnam,
+};
+use dinhdanh_store::{
+    GuardianRelationship, Guardianship, NewPerson, OperatorRole, Person, PersonId, PersonUpdate,
+    PersonalData,
+};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::extract::{ApiJson, Operator, PathId};
+use crate::problem::Problem;
+use crate::routes::rfc3339;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/persons", post(create_person))
+        .route("/v1/persons/lookup", post(lookup_person))
+        .route("/v1/persons/{id}", get(read_person).patch(update_person))
+        .route(
+            "/v1/persons/{id}/guardians",
+            get(list_guardians).post(add_guardian),
+        )
+}
+
+fn parse<T>(field: &'static str, raw: &str) -> Result<T, Problem>
+where
+    T: FromStr<Err = IdentifierError>,
+{
+    raw.parse()
+        .map_err(|err| Problem::invalid_field(field, &err))
+}
+
+/// A person to register. Every personal field is sealed at rest.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreatePersonRequest {
+    /// 12-digit personal identification number `PPP G YY NNNNNN`.
+    #[schema(example = "001203012345")]
+    citizen_number: String,
+    /// Full name, with diacritics.
+    #[schema(example = "Nguyễn Văn An")]
+    name: String,
+    /// `YYYY-MM-DD`.
+    #[schema(example = "2003-04-01")]
+    birth_date: String,
+    /// `male` or `female`; must agree with the citizen number's century digit.
+    #[schema(example = "male")]
+    sex: String,
+    /// e-ID level 0, 1 or 2 (default 0).
+    #[serde(default)]
+    eid_level: Option<u8>,
+    /// `active` (default), `deceased` or `suspended`.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// A registered person, as the identity authority sees them.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PersonResponse {
+    /// Internal id (UUIDv7). Never given to relying parties.
+    id: uuid::Uuid,
+    /// 12-digit personal identification number.
+    citizen_number: String,
+    /// Full name.
+    name: String,
+    /// `YYYY-MM-DD`.
+    birth_date: String,
+    /// `male` or `female`.
+    sex: String,
+    /// `active`, `deceased` or `suspended`.
+    status: String,
+    /// 0, 1 or 2.
+    eid_level: u8,
+    /// Age bracket now, in Asia/Ho_Chi_Minh: `under_13`, `13_15`, `16_17` or `adult`.
+    age_bracket: String,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+impl PersonResponse {
+    fn from_person(person: &Person, now: Timestamp) -> Self {
+        Self {
+            id: person.id.as_uuid(),
+            citizen_number: person.personal.citizen_number.as_str().to_owned(),
+            name: person.personal.name.as_str().to_owned(),
+            birth_date: person.personal.birth_date.to_string(),
+            sex: person.personal.sex.to_string(),
+            status: person.status.as_str().to_owned(),
+            eid_level: person.eid_level.as_u8(),
+            age_bracket: AgeBracket::at(&person.personal.birth_date, now).to_string(),
+            created_at: rfc3339(person.created_at),
+            updated_at: rfc3339(person.updated_at),
+        }
+    }
+}
+
+fn eid_level(raw: u8) -> Result<EidLevel, Problem> {
+    EidLevel::try_from(raw).map_err(|err| Problem::invalid_field("eid_level", &err))
+}
+
+/// Register a person.
+#[utoipa::path(post, path = "/v1/persons", tag = "persons", request_body = CreatePersonRequest,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Registered", body = PersonResponse),
+        (status = 400, description = "Malformed body", content_type = "application/problem+json"),
+        (status = 401, description = "No usable token", content_type = "application/problem+json"),
+        (status = 403, description = "Role too low", content_type = "application/problem+json"),
+        (status = 409, description = "Citizen number already registered", content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
+pub(crate) async fn create_person(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiJson(request): ApiJson<CreatePersonRequest>,
+) -> Result<(StatusCode, Json<PersonResponse>), Problem> {
+    operator.require(OperatorRole::RegistryWriter)?;
+    let now = Timestamp::now();
+    let personal = PersonalData::new(
+        parse::<CitizenNumber>("citizen_number", &request.citizen_number)?,
+        parse::<PersonName>("name", &request.name)?,
+        parse::<BirthDate>("birth_date", &request.birth_date)?,
+        parse::<Sex>("sex", &request.sex)?,
+        today_in_vietnam(now),
+    )?;
+    let person = NewPerson {
+        personal,
+        status: match &request.status {
+            Some(raw) => parse::<PersonStatus>("status", raw)?,
+            None => PersonStatus::Active,
+        },
+        eid_level: eid_level(request.eid_level.unwrap_or(0))?,
+    };
+    let person = state.store.insert_person(&person).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PersonResponse::from_person(&person, now)),
+    ))
+}
+
+/// Read a person.
+#[utoipa::path(get, path = "/v1/persons/{id}", tag = "persons",
+    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The person", body = PersonResponse),
+        (status = 404, description = "No such person", content_type = "application/problem+json")))]
+pub(crate) async fn read_person(
+    State(state): State<AppState>,
+    operator: Operator,
+    PathId(id): PathId,
+) -> Result<Json<PersonResponse>, Problem> {
+    operator.require(OperatorRole::RegistryReader)?;
+    let person = state
+        .store
+        .find_person(PersonId::from(id))
+        .await?
+        .ok_or_else(|| Problem::not_found("person"))?;
+    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+}
+
+/// A change of status or e-ID level.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdatePersonRequest {
+    /// `active`, `deceased` or `suspended`.
+    #[serde(default)]
+    status: Option<String>,
+    /// 0, 1 or 2.
+    #[serde(default)]
+    eid_level: Option<u8>,
+}
+
+/// Change a person's status or e-ID level. A deceased person's record no longer changes.
+#[utoipa::path(patch, path = "/v1/persons/{id}", tag = "persons", request_body = UpdatePersonRequest,
+    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Changed", body = PersonResponse),
+        (status = 404, description = "No such person", content_type = "application/problem+json"),
+        (status = 409, description = "The person is deceased", content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
+pub(crate) async fn update_person(
+    State(state): State<AppState>,
+    operator: Operator,
+    PathId(id): PathId,
+    ApiJson(request): ApiJson<UpdatePersonRequest>,
+) -> Result<Json<PersonResponse>, Problem> {
+    operator.require(OperatorRole::RegistryWriter)?;
+    let update = PersonUpdate {
+        status: request
+            .status
+            .as_deref()
+            .map(|raw| parse::<PersonStatus>("status", raw))
+            .transpose()?,
+        eid_level: request.eid_level.map(eid_level).transpose()?,
+    };
+    if update.status.is_none() && update.eid_level.is_none() {
+        return Err(Problem::malformed_body(
+            "give at least one of: status, eid_level",
+        ));
+    }
+    let id = PersonId::from(id);
+    let current = state
+        .store
+        .find_person(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("person"))?;
+    if current.status == PersonStatus::Deceased {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "person-deceased",
+            "Person is deceased",
+            "a deceased person's record no longer changes",
+        ));
+    }
+    let person = state.store.update_person(id, &update).await?;
+    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+}
+
+/// A look-up by citizen number. The number travels in the body, never in a URL, so that it
+/// stays out of access logs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LookupRequest {
+    /// 12-digit personal identification number.
+    citizen_number: String,
+}
+
+/// Find a person by citizen number (through the keyed blind index).
+#[utoipa::path(post, path = "/v1/persons/lookup", tag = "persons", request_body = LookupRequest,
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The person", body = PersonResponse),
+        (status = 404, description = "No person has this number", content_type = "application/problem+json"),
+        (status = 422, description = "Not a citizen number", content_type = "application/problem+json")))]
+pub(crate) async fn lookup_person(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiJson(request): ApiJson<LookupRequest>,
+) -> Result<Json<PersonResponse>, Problem> {
+    operator.require(OperatorRole::RegistryReader)?;
+    let number = parse::<CitizenNumber>("citizen_number", &request.citizen_number)?;
+    let person = state
+        .store
+        .find_person_by_citizen_number(&number)
+        .await?
+        .ok_or_else(|| Problem::not_found("person"))?;
+    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+}
+
+/// A guardian to link to a minor.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddGuardianRequest {
+    /// The guardian's person id.
+    guardian_id: uuid::Uuid,
+    /// `parent` or `legal_guardian`.
+    #[schema(value_type = String, example = "parent")]
+    relationship: GuardianRelationship,
+}
+
+/// A guardianship link.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct GuardianshipResponse {
+    /// The minor.
+    child_id: uuid::Uuid,
+    /// The guardian.
+    guardian_id: uuid::Uuid,
+    /// `parent` or `legal_guardian`.
+    relationship: String,
+    /// RFC 3339.
+    created_at: String,
+}
+
+impl From<&Guardianship> for GuardianshipResponse {
+    fn from(link: &Guardianship) -> Self {
+        Self {
+            child_id: link.child_id.as_uuid(),
+            guardian_id: link.guardian_id.as_uuid(),
+            relationship: link.relationship.as_str().to_owned(),
+            created_at: rfc3339(link.created_at),
+        }
+    }
+}
+
+/// Checks the rules of a guardianship: the person in care is a minor (Civil Code 2015, Art. 21:
+/// under 18), the guardian is a different, living, active adult (Art. 49: a guardian has full
+/// civil capacity).
+fn check_guardianship(child: &Person, guardian: &Person, now: Timestamp) -> Result<(), Problem> {
+    if child.id == guardian.id {
+        return Err(Problem::unprocessable(
+            "guardian-self",
+            "a person cannot be their own guardian",
+        ));
+    }
+    if AgeBracket::at(&child.personal.birth_date, now) == AgeBracket::Adult {
+        return Err(Problem::unprocessable(
+            "guardian-child-adult",
+            "only a minor (under 18) is linked to a guardian",
+        ));
+    }
+    if AgeBracket::at(&guardian.personal.birth_date, now) != AgeBracket::Adult
+        || guardian.status != PersonStatus::Active
+    {
+        return Err(Problem::unprocessable(
+            "guardian-not-eligible",
+            "a guardian must be a living, active adult",
+        ));
+    }
+    Ok(())
+}
+
+/// Link a guardian to a minor.
+#[utoipa::path(post, path = "/v1/persons/{id}/guardians", tag = "persons", request_body = AddGuardianRequest,
+    params(("id" = uuid::Uuid, Path, description = "The minor's person id")),
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Linked", body = GuardianshipResponse),
+        (status = 404, description = "No such person", content_type = "application/problem+json"),
+        (status = 409, description = "Already linked", content_type = "application/problem+json"),
+        (status = 422, description = "The link breaks a rule", content_type = "application/problem+json")))]
+pub(crate) async fn add_guardian(
+    State(state): State<AppState>,
+    operator: Operator,
+    PathId(id): PathId,
+    ApiJson(request): ApiJson<AddGuardianRequest>,
+) -> Result<(StatusCode, Json<GuardianshipResponse>), Problem> {
+    operator.require(OperatorRole::RegistryWriter)?;
+    let child = state
+        .store
+        .find_person(PersonId::from(id))
+        .await?
+        .ok_or_else(|| Problem::not_found("person"))?;
+    let guardian = state
+        .store
+        .find_person(PersonId::from(request.guardian_id))
+        .await?
+        .ok_or_else(|| {
+            Problem::unprocessable("invalid-reference", "guardian_id: no such person")
+                .with_field("guardian_id")
+        })?;
+    let now = Timestamp::now();
+    check_guardianship(&child, &guardian, now)?;
+    let link = Guardianship {
+        child_id: child.id,
+        guardian_id: guardian.id,
+        relationship: request.relationship,
+        created_at: now,
+    };
+    state
+        .store
+        .insert_guardianships(std::slice::from_ref(&link))
+        .await?;
+    Ok((StatusCode::CREATED, Json(GuardianshipResponse::from(&link))))
+}
+
+/// List a minor's guardians.
+#[utoipa::path(get, path = "/v1/persons/{id}/guardians", tag = "persons",
+    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Guardianship links", body = [GuardianshipResponse]),
+        (status = 404, description = "No such person", content_type = "application/problem+json")))]
+pub(crate) async fn list_guardians(
+    State(state): State<AppState>,
+    operator: Operator,
+    PathId(id): PathId,
+) -> Result<Json<Vec<GuardianshipResponse>>, Problem> {
+    operator.require(OperatorRole::RegistryReader)?;
+    let id = PersonId::from(id);
+    if state.store.find_person(id).await?.is_none() {
+        return Err(Problem::not_found("person"));
+    }
+    let links = state.store.list_guardians(id).await?;
+    Ok(Json(links.iter().map(GuardianshipResponse::from).collect()))
+}

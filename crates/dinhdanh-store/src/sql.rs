@@ -1,0 +1,685 @@
+//! The SQL implementation of [`RegistryStore`], on SQLite or PostgreSQL through sqlx's `Any`
+//! driver. Statements use `$n` placeholders, which both backends accept; the few differences
+//! (pragmas, migrations, pool size) are settled once in [`SqlStore::open`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dinhdanh_core::{CitizenNumber, EidLevel, OrganisationKind, PersonStatus, TaxCode};
+use dinhdanh_crypto::{CryptoError, KeyId, MasterKey, TokenHash};
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::error::classify;
+use crate::keys::Keyring;
+use crate::model::{
+    GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
+    OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
+    PersonId, PersonUpdate, PersonalData,
+};
+use crate::{Backend, RegistryStore, StoreError, StoreOptions};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Domain of the citizen-number blind index.
+const CITIZEN_INDEX_DOMAIN: &str = "citizen-number";
+/// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters.
+const INSERT_CHUNK: usize = 1_000;
+
+const PERSON_COLUMNS: &str = "id, personal, status, eid_level, created_at, updated_at";
+const ORGANISATION_COLUMNS: &str = "id, tax_code, name, kind, parent_id, created_at, updated_at";
+const TOKEN_COLUMNS: &str = "id, role, label, created_at, expires_at, revoked_at";
+
+/// The current time in microseconds since the epoch, as stored.
+pub(crate) fn now_micros() -> i64 {
+    Timestamp::now().as_microsecond()
+}
+
+fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(micros).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn person_aad(id: PersonId) -> Vec<u8> {
+    format!("dinhdanh person v1\0{id}").into_bytes()
+}
+
+/// A batch of people sealed and indexed, ready to be written.
+#[derive(Debug)]
+pub struct PreparedPersons {
+    rows: Vec<PreparedPerson>,
+}
+
+impl PreparedPersons {
+    /// How many people the batch holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The ids the people will have, in batch order.
+    pub fn ids(&self) -> impl Iterator<Item = PersonId> + '_ {
+        self.rows.iter().map(|row| row.id)
+    }
+}
+
+#[derive(Debug)]
+struct PreparedPerson {
+    id: PersonId,
+    citizen_index: [u8; 32],
+    personal: Vec<u8>,
+    status: PersonStatus,
+    eid_level: EidLevel,
+    at: i64,
+}
+
+/// A registry store on a SQL database.
+pub(crate) struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    keys: Keyring,
+}
+
+/// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let pool = match backend {
+        Backend::Sqlite => {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL: readers do not block the writer. NORMAL is durable in WAL mode
+                        // except for the last transactions on power loss (SQLite docs, "WAL").
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&sqlite_url(url))
+                .await?
+        }
+        Backend::Postgres => {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?
+        }
+    };
+    Ok((pool, backend))
+}
+
+async fn run_migrations(pool: &AnyPool, backend: Backend) -> Result<usize, StoreError> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator.run(pool).await?;
+    Ok(migrator.iter().count())
+}
+
+pub(crate) async fn migrate_only(url: &str) -> Result<usize, StoreError> {
+    let (pool, backend) = connect(url, 1).await?;
+    let count = run_migrations(&pool, backend).await?;
+    pool.close().await;
+    Ok(count)
+}
+
+impl SqlStore {
+    pub(crate) async fn open(
+        options: &StoreOptions,
+        master: &MasterKey,
+    ) -> Result<Self, StoreError> {
+        let (pool, backend) = connect(&options.database_url, options.max_connections).await?;
+        if options.migrate {
+            run_migrations(&pool, backend).await?;
+        }
+        let keys = Keyring::open(&pool, master).await?;
+        Ok(Self {
+            pool,
+            backend,
+            keys,
+        })
+    }
+
+    fn citizen_index(&self, citizen_number: &CitizenNumber) -> [u8; 32] {
+        self.keys
+            .blind()
+            .index(CITIZEN_INDEX_DOMAIN, citizen_number.as_str().as_bytes())
+    }
+
+    fn prepare(
+        &self,
+        person: &NewPerson,
+        id: PersonId,
+        at: i64,
+    ) -> Result<PreparedPerson, StoreError> {
+        let plain = serde_json::to_vec(&person.personal)
+            .map_err(|_| StoreError::Corrupt("persons.personal"))?;
+        let personal = self.keys.field().seal(&person_aad(id), &plain)?;
+        Ok(PreparedPerson {
+            id,
+            citizen_index: self.citizen_index(&person.personal.citizen_number),
+            personal,
+            status: person.status,
+            eid_level: person.eid_level,
+            at,
+        })
+    }
+
+    /// Opens a person row, reloading the keys once if it was sealed under a key created on
+    /// another node after this one loaded its keys.
+    async fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
+        let id: PersonId = row
+            .try_get::<String, _>(0)?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("persons.id"))?;
+        let sealed: Vec<u8> = row.try_get(1)?;
+        let aad = person_aad(id);
+        let plain = match self.keys.field().open(&aad, &sealed) {
+            Err(CryptoError::UnknownKey) => {
+                self.keys.reload(&self.pool).await?;
+                self.keys.field().open(&aad, &sealed)?
+            }
+            other => other?,
+        };
+        let personal: PersonalData =
+            serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("persons.personal"))?;
+        let status = PersonStatus::from_str(&row.try_get::<String, _>(2)?)
+            .map_err(|_| StoreError::Corrupt("persons.status"))?;
+        let eid_level = u8::try_from(row.try_get::<i64, _>(3)?)
+            .ok()
+            .and_then(|level| EidLevel::try_from(level).ok())
+            .ok_or(StoreError::Corrupt("persons.eid_level"))?;
+        Ok(Person {
+            id,
+            personal,
+            status,
+            eid_level,
+            created_at: timestamp(row.try_get(4)?, "persons.created_at")?,
+            updated_at: timestamp(row.try_get(5)?, "persons.updated_at")?,
+        })
+    }
+
+    async fn person_where<T>(&self, clause: &str, value: T) -> Result<Option<Person>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE {clause}");
+        match sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(row) => Ok(Some(self.person_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn organisation_where(
+        &self,
+        clause: &str,
+        value: String,
+    ) -> Result<Option<Organisation>, StoreError> {
+        let sql = format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE {clause}");
+        sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| organisation_from_row(&row))
+            .transpose()
+    }
+}
+
+fn organisation_from_row(row: &AnyRow) -> Result<Organisation, StoreError> {
+    let parse_id = |text: String, column| {
+        text.parse::<OrganisationId>()
+            .map_err(|_| StoreError::Corrupt(column))
+    };
+    Ok(Organisation {
+        id: parse_id(row.try_get(0)?, "organisations.id")?,
+        tax_code: TaxCode::from_str(&row.try_get::<String, _>(1)?)
+            .map_err(|_| StoreError::Corrupt("organisations.tax_code"))?,
+        name: row.try_get(2)?,
+        kind: OrganisationKind::from_str(&row.try_get::<String, _>(3)?)
+            .map_err(|_| StoreError::Corrupt("organisations.kind"))?,
+        parent_id: row
+            .try_get::<Option<String>, _>(4)?
+            .map(|text| parse_id(text, "organisations.parent_id"))
+            .transpose()?,
+        created_at: timestamp(row.try_get(5)?, "organisations.created_at")?,
+        updated_at: timestamp(row.try_get(6)?, "organisations.updated_at")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<OperatorToken, StoreError> {
+    let optional_time =
+        |value: Option<i64>, column| value.map(|v| timestamp(v, column)).transpose();
+    Ok(OperatorToken {
+        id: row
+            .try_get::<String, _>(0)?
+            .parse::<OperatorTokenId>()
+            .map_err(|_| StoreError::Corrupt("operator_tokens.id"))?,
+        role: row
+            .try_get::<String, _>(1)?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("operator_tokens.role"))?,
+        label: row.try_get(2)?,
+        created_at: timestamp(row.try_get(3)?, "operator_tokens.created_at")?,
+        expires_at: optional_time(row.try_get(4)?, "operator_tokens.expires_at")?,
+        revoked_at: optional_time(row.try_get(5)?, "operator_tokens.revoked_at")?,
+    })
+}
+
+fn guardianship_from_row(row: &AnyRow) -> Result<Guardianship, StoreError> {
+    let parse_id = |text: String, column| {
+        text.parse::<PersonId>()
+            .map_err(|_| StoreError::Corrupt(column))
+    };
+    Ok(Guardianship {
+        child_id: parse_id(row.try_get(0)?, "guardianships.child_id")?,
+        guardian_id: parse_id(row.try_get(1)?, "guardianships.guardian_id")?,
+        relationship: GuardianRelationship::parse(&row.try_get::<String, _>(2)?)
+            .ok_or(StoreError::Corrupt("guardianships.relationship"))?,
+        created_at: timestamp(row.try_get(3)?, "guardianships.created_at")?,
+    })
+}
+
+/// `($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `columns` values.
+fn values_placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[async_trait]
+impl RegistryStore for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError> {
+        let prepared = self.prepare_persons(std::slice::from_ref(person))?;
+        let at = prepared
+            .rows
+            .first()
+            .map(|row| row.at)
+            .unwrap_or_else(now_micros);
+        let ids = self.insert_prepared_persons(prepared).await?;
+        let id = ids.first().copied().ok_or(StoreError::NotFound("person"))?;
+        Ok(Person {
+            id,
+            personal: person.personal.clone(),
+            status: person.status,
+            eid_level: person.eid_level,
+            created_at: timestamp(at, "persons.created_at")?,
+            updated_at: timestamp(at, "persons.created_at")?,
+        })
+    }
+
+    fn prepare_persons(&self, batch: &[NewPerson]) -> Result<PreparedPersons, StoreError> {
+        let at = now_micros();
+        let rows = batch
+            .iter()
+            .map(|person| self.prepare(person, PersonId::generate(), at))
+            .collect::<Result<_, _>>()?;
+        Ok(PreparedPersons { rows })
+    }
+
+    async fn insert_prepared_persons(
+        &self,
+        batch: PreparedPersons,
+    ) -> Result<Vec<PersonId>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.rows.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO persons (id, citizen_index, personal, status, eid_level, created_at, \
+                 updated_at) VALUES {}",
+                values_placeholders(chunk.len(), 7)
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                query = query
+                    .bind(row.id.to_string())
+                    .bind(row.citizen_index.to_vec())
+                    .bind(row.personal.clone())
+                    .bind(row.status.as_str())
+                    .bind(i64::from(row.eid_level.as_u8()))
+                    .bind(row.at)
+                    .bind(row.at);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| classify(err, "citizen number", "person"))?;
+        }
+        tx.commit().await?;
+        Ok(batch.rows.iter().map(|row| row.id).collect())
+    }
+
+    async fn find_person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
+        self.person_where("id = $1", id.to_string()).await
+    }
+
+    async fn find_person_by_citizen_number(
+        &self,
+        citizen_number: &CitizenNumber,
+    ) -> Result<Option<Person>, StoreError> {
+        self.person_where(
+            "citizen_index = $1",
+            self.citizen_index(citizen_number).to_vec(),
+        )
+        .await
+    }
+
+    async fn update_person(
+        &self,
+        id: PersonId,
+        update: &PersonUpdate,
+    ) -> Result<Person, StoreError> {
+        let result = sqlx::query(
+            "UPDATE persons SET status = COALESCE($1, status), \
+             eid_level = COALESCE($2, eid_level), updated_at = $3 WHERE id = $4",
+        )
+        .bind(update.status.map(|status| status.as_str()))
+        .bind(update.eid_level.map(|level| i64::from(level.as_u8())))
+        .bind(now_micros())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("person"));
+        }
+        self.find_person(id)
+            .await?
+            .ok_or(StoreError::NotFound("person"))
+    }
+
+    async fn count_persons(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM persons")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn insert_organisation(
+        &self,
+        organisation: &NewOrganisation,
+    ) -> Result<Organisation, StoreError> {
+        let id = OrganisationId::generate();
+        let at = now_micros();
+        sqlx::query(
+            "INSERT INTO organisations (id, tax_code, name, kind, parent_id, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(organisation.tax_code.as_str())
+        .bind(organisation.name.as_str())
+        .bind(organisation.kind.as_str())
+        .bind(organisation.parent_id.map(|parent| parent.to_string()))
+        .bind(at)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "tax code", "parent organisation"))?;
+        Ok(Organisation {
+            id,
+            tax_code: organisation.tax_code.clone(),
+            name: organisation.name.clone(),
+            kind: organisation.kind,
+            parent_id: organisation.parent_id,
+            created_at: timestamp(at, "organisations.created_at")?,
+            updated_at: timestamp(at, "organisations.updated_at")?,
+        })
+    }
+
+    async fn find_organisation(
+        &self,
+        id: OrganisationId,
+    ) -> Result<Option<Organisation>, StoreError> {
+        self.organisation_where("id = $1", id.to_string()).await
+    }
+
+    async fn find_organisation_by_tax_code(
+        &self,
+        tax_code: &TaxCode,
+    ) -> Result<Option<Organisation>, StoreError> {
+        self.organisation_where("tax_code = $1", tax_code.as_str().to_owned())
+            .await
+    }
+
+    async fn update_organisation(
+        &self,
+        id: OrganisationId,
+        update: &OrganisationUpdate,
+    ) -> Result<Organisation, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(Some(parent)) = update.parent_id {
+            // Walk up from the new parent: reaching `id` would make a cycle.
+            let mut cursor = Some(parent.to_string());
+            let mut steps = 0;
+            while let Some(current) = cursor {
+                if current == id.to_string() || steps > 64 {
+                    return Err(StoreError::InvalidReference("parent organisation"));
+                }
+                let row = sqlx::query("SELECT parent_id FROM organisations WHERE id = $1")
+                    .bind(current)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::InvalidReference("parent organisation"))?;
+                cursor = row.try_get::<Option<String>, _>(0)?;
+                steps += 1;
+            }
+        }
+        let (set_parent, parent) = match update.parent_id {
+            None => (0_i64, None),
+            Some(parent) => (1_i64, parent.map(|p| p.to_string())),
+        };
+        let result = sqlx::query(
+            "UPDATE organisations SET name = COALESCE($1, name), \
+             parent_id = CASE WHEN $2 = 1 THEN $3 ELSE parent_id END, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(update.name.as_deref())
+        .bind(set_parent)
+        .bind(parent)
+        .bind(now_micros())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "organisation", "parent organisation"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("organisation"));
+        }
+        let sql = format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let organisation = organisation_from_row(&row)?;
+        tx.commit().await?;
+        Ok(organisation)
+    }
+
+    async fn count_organisations(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM organisations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn insert_guardianships(&self, links: &[Guardianship]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in links.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO guardianships (child_id, guardian_id, relationship, created_at) \
+                 VALUES {}",
+                values_placeholders(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for link in chunk {
+                query = query
+                    .bind(link.child_id.to_string())
+                    .bind(link.guardian_id.to_string())
+                    .bind(link.relationship.as_str())
+                    .bind(link.created_at.as_microsecond());
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| classify(err, "guardianship", "person"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_guardians(&self, child_id: PersonId) -> Result<Vec<Guardianship>, StoreError> {
+        sqlx::query(
+            "SELECT child_id, guardian_id, relationship, created_at FROM guardianships \
+             WHERE child_id = $1 ORDER BY created_at, guardian_id",
+        )
+        .bind(child_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(guardianship_from_row)
+        .collect()
+    }
+
+    async fn insert_operator_token(
+        &self,
+        token: &NewOperatorToken,
+    ) -> Result<OperatorToken, StoreError> {
+        let id = OperatorTokenId::generate();
+        let at = now_micros();
+        sqlx::query(
+            "INSERT INTO operator_tokens (id, token_hash, role, label, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(token.hash.as_bytes().to_vec())
+        .bind(token.role.as_str())
+        .bind(token.label.as_str())
+        .bind(at)
+        .bind(token.expires_at.map(|t| t.as_microsecond()))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "operator token", "operator token"))?;
+        Ok(OperatorToken {
+            id,
+            role: token.role,
+            label: token.label.clone(),
+            created_at: timestamp(at, "operator_tokens.created_at")?,
+            expires_at: token.expires_at,
+            revoked_at: None,
+        })
+    }
+
+    async fn find_operator_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<OperatorToken>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM operator_tokens WHERE token_hash = $1");
+        sqlx::query(&sql)
+            .bind(hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| token_from_row(&row))
+            .transpose()
+    }
+
+    async fn list_operator_tokens(&self) -> Result<Vec<OperatorToken>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM operator_tokens ORDER BY created_at DESC, id DESC"
+        );
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn revoke_operator_token(&self, id: OperatorTokenId) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE operator_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        )
+        .bind(now_micros())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("operator token"));
+        }
+        Ok(())
+    }
+
+    async fn rotate_field_key(&self) -> Result<KeyId, StoreError> {
+        self.keys.rotate_field(&self.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_in_order() {
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(1, 1), "($1)");
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode_unless_given() {
+        assert_eq!(sqlite_url("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            sqlite_url("sqlite://a.db?x=1"),
+            "sqlite://a.db?x=1&mode=rwc"
+        );
+        assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+    }
+}

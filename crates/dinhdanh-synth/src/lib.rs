@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod organisations;
+mod population;
+mod serial;
+mod tables;
+
+pub use organisations::{ENTERPRISES, SyntheticOrganisation, organisations};
+pub use population::{AGE_OF_MAJORITY, Population, PopulationSpec, SyntheticPerson, population};

@@ -1,0 +1,477 @@
+//! `dinhdanh`: the one binary. `demo` runs everything with no configuration; `serve` runs a
+//! production node; `seed`, `migrate`, `tokens` and `data-key` manage a store.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use dinhdanh::config::{Config, LogFormat, sqlite_url};
+use dinhdanh::seed;
+use dinhdanh_core::today_in_vietnam;
+use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey};
+use dinhdanh_server::AppState;
+use dinhdanh_store::{
+    NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, StoreOptions,
+};
+use dinhdanh_synth::PopulationSpec;
+use jiff::{SignedDuration, Timestamp};
+
+/// dinhdanh: national cyberspace identity and trust platform.
+#[derive(Debug, Parser)]
+#[command(name = "dinhdanh", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything on this machine with synthetic data: no configuration needed.
+    Demo(DemoArgs),
+    /// Run a server node from a config file, DINHDANH_* variables and flags.
+    Serve(ServeArgs),
+    /// Load a synthetic population and organisations into a store.
+    Seed(SeedArgs),
+    /// Apply pending database migrations.
+    Migrate(StoreArgs),
+    /// Manage operator API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Manage the data keys that seal personal fields.
+    #[command(subcommand, name = "data-key")]
+    DataKey(DataKeyCommand),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Where the demo keeps its database, master key and token.
+    #[arg(long, default_value = "dinhdanh-data", env = "DINHDANH_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address to serve on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "DINHDANH_LISTEN")]
+    listen: SocketAddr,
+    /// Synthetic people to seed into a new database.
+    #[arg(long, default_value_t = 10_000)]
+    people: usize,
+    /// Seed of the synthetic population.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+/// Where the store is and how to open it.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// A TOML config file (see README.md).
+    #[arg(long, env = "DINHDANH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database and master key by default).
+    #[arg(long, env = "DINHDANH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `sqlite://path` or `postgres://user@host:port/db`.
+    #[arg(long, env = "DINHDANH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Master key file (ignored when DINHDANH_MASTER_KEY is set).
+    #[arg(long, env = "DINHDANH_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.database_url {
+            config.database_url = Some(url.clone());
+        }
+        if let Some(file) = &self.master_key_file {
+            config.master_key_file = Some(file.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "DINHDANH_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum, env = "DINHDANH_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// How many synthetic people.
+    #[arg(long, default_value_t = 10_000)]
+    people: usize,
+    /// Seed of the synthetic population; a different seed gives different people.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Create a token and print it once.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// registry-reader, registry-writer or admin.
+        #[arg(long)]
+        role: OperatorRole,
+        /// Who holds the token, or what it is for.
+        #[arg(long, default_value = "operator")]
+        label: String,
+        /// Days until it expires (never, if not given).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: Option<u32>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token id shown by `tokens list`.
+        id: OperatorTokenId,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataKeyCommand {
+    /// Make a new field key active; rows sealed before stay readable.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo(args).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Seed(args) => seed_command(args).await,
+        Command::Migrate(args) => {
+            let config = args.config()?;
+            prepare_data_dir(&config)?;
+            let applied = dinhdanh_store::migrate(&config.database_url()).await?;
+            println!("database is at migration {applied}");
+            Ok(())
+        }
+        Command::Tokens(command) => tokens(command).await,
+        Command::DataKey(DataKeyCommand::Rotate { store }) => {
+            let store = open_store(&store.config()?).await?;
+            let kid = store.rotate_field_key().await?;
+            println!("new active field key: {kid}");
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.compact().try_init(),
+    };
+}
+
+/// Creates the data directory (mode 0700) when the store or key file lives in it.
+fn prepare_data_dir(config: &Config) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !config.data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
+fn master_key(config: &Config) -> Result<MasterKey> {
+    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+        return MasterKey::from_base64(&text)
+            .with_context(|| format!("{MASTER_KEY_ENV} is invalid"));
+    }
+    let path = config.master_key_file();
+    let (key, created) = MasterKey::load_or_create(&path)?;
+    if created {
+        eprintln!(
+            "created a new master key at {} (mode 0600): back it up, the data cannot be read without it",
+            path.display()
+        );
+    }
+    Ok(key)
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn RegistryStore>> {
+    prepare_data_dir(config)?;
+    let master = master_key(config)?;
+    let mut options = StoreOptions::new(config.database_url());
+    options.max_connections = config.max_connections;
+    dinhdanh_store::open(&options, &master)
+        .await
+        .context("cannot open the store")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let mut config = args.store.config()?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(format) = args.log_format {
+        config.log_format = format;
+    }
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, backend = store.backend().as_str(), "serving");
+    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
+    dinhdanh_server::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn population_spec(people: usize, seed: u64) -> PopulationSpec {
+    PopulationSpec {
+        seed,
+        people,
+        as_of: today_in_vietnam(Timestamp::now()),
+    }
+}
+
+async fn seed_command(args: SeedArgs) -> Result<()> {
+    let config = args.store.config()?;
+    let store = open_store(&config).await?;
+    let spec = population_spec(args.people, args.seed);
+    let report = seed::seed_all(&store, &spec, std::io::stderr().is_terminal()).await?;
+    println!(
+        "seeded {} people ({} guardianships) and {} organisations in {:.1} s: {:.0} people/s",
+        report.people,
+        report.guardianships,
+        report.organisations,
+        report.elapsed.as_secs_f64(),
+        report.people_per_second()
+    );
+    Ok(())
+}
+
+/// Writes a secret to a new file readable by its owner only, replacing an older one.
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+async fn create_token(
+    store: &Arc<dyn RegistryStore>,
+    role: OperatorRole,
+    label: &str,
+    expires_in_days: Option<u32>,
+) -> Result<ApiToken> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 200 {
+        bail!("--label must be 1 to 200 characters");
+    }
+    let token = ApiToken::generate()?;
+    let expires_at = expires_in_days
+        .map(|days| Timestamp::now().checked_add(SignedDuration::from_hours(24 * i64::from(days))))
+        .transpose()?;
+    store
+        .insert_operator_token(&NewOperatorToken {
+            hash: token.hash(),
+            role,
+            label: label.to_owned(),
+            expires_at,
+        })
+        .await?;
+    Ok(token)
+}
+
+async fn tokens(command: TokensCommand) -> Result<()> {
+    match command {
+        TokensCommand::Create {
+            store,
+            role,
+            label,
+            expires_in_days,
+        } => {
+            let store = open_store(&store.config()?).await?;
+            let token = create_token(&store, role, &label, expires_in_days).await?;
+            println!("{}", token.reveal());
+            eprintln!("this token is shown once; only its hash is stored");
+        }
+        TokensCommand::List { store } => {
+            let store = open_store(&store.config()?).await?;
+            let now = Timestamp::now();
+            println!(
+                "{:<36}  {:<15}  {:<8}  {:<20}  label",
+                "id", "role", "state", "created"
+            );
+            for token in store.list_operator_tokens().await? {
+                let state = if token.revoked_at.is_some() {
+                    "revoked"
+                } else if token.is_usable(now) {
+                    "active"
+                } else {
+                    "expired"
+                };
+                println!(
+                    "{:<36}  {:<15}  {:<8}  {:<20}  {}",
+                    token.id,
+                    token.role.as_str(),
+                    state,
+                    token.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    token.label
+                );
+            }
+        }
+        TokensCommand::Revoke { store, id } => {
+            let store = open_store(&store.config()?).await?;
+            store.revoke_operator_token(id).await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    init_logging(LogFormat::Text);
+    let config = Config {
+        data_dir: args.data_dir.clone(),
+        database_url: Some(sqlite_url(&args.data_dir.join("dinhdanh.db"))),
+        listen: args.listen,
+        ..Config::default()
+    };
+    let store = open_store(&config).await?;
+    if store.count_persons().await? == 0 {
+        eprintln!(
+            "seeding {} synthetic people (seed {})…",
+            args.people, args.seed
+        );
+        let spec = population_spec(args.people, args.seed);
+        let report = seed::seed_all(&store, &spec, std::io::stderr().is_terminal()).await?;
+        eprintln!(
+            "seeded {} people and {} organisations in {:.1} s",
+            report.people,
+            report.organisations,
+            report.elapsed.as_secs_f64()
+        );
+    }
+    let token = create_token(&store, OperatorRole::Admin, "demo", None).await?;
+    let token_file = args.data_dir.join("demo-operator.token");
+    write_private(&token_file, token.reveal())?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    let token_path = token_file.display();
+    println!(
+        "dinhdanh demo: synthetic data only, stored in {}",
+        args.data_dir.display()
+    );
+    println!("listening on {base}");
+    println!();
+    println!("  operator token (admin): {}", token.reveal());
+    println!("  saved to:               {token_path}");
+    println!();
+    println!("  health:   {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics");
+    println!("  OpenAPI:  {base}/openapi.json");
+    println!();
+    println!("try:");
+    println!("  TOKEN=$(cat {token_path})");
+    println!(
+        "  curl -s -X POST {base}/v1/persons -H \"Authorization: Bearer $TOKEN\" \\\n       -H 'content-type: application/json' \\\n       -d '{{\"citizen_number\":\"079305000123\",\"name\":\"Trần Thị Mai\",\"birth_date\":\"2005-08-15\",\"sex\":\"female\"}}'"
+    );
+    println!(
+        "  curl -s {base}/v1/persons/<id from the answer> -H \"Authorization: Bearer $TOKEN\""
+    );
+    println!();
+    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
+    dinhdanh_server::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}
