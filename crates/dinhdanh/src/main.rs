@@ -189,6 +189,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Seed(args) => seed_command(args).await,
         Command::Migrate(args) => {
             let config = args.config()?;
+            dinhdanh_store::Backend::from_url(&config.database_url())?;
             prepare_data_dir(&config)?;
             let applied = dinhdanh_store::migrate(&config.database_url()).await?;
             println!("database is at migration {applied}");
@@ -246,6 +247,8 @@ fn master_key(config: &Config) -> Result<MasterKey> {
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn RegistryStore>> {
+    // Refuse a bad URL before anything is created on disk.
+    dinhdanh_store::Backend::from_url(&config.database_url())?;
     prepare_data_dir(config)?;
     let master = master_key(config)?;
     let mut options = StoreOptions::new(config.database_url());

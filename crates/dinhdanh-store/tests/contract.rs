@@ -1,0 +1,679 @@
+//! The store contract: every case runs against SQLite and against PostgreSQL.
+//!
+//! PostgreSQL comes from `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each case gets a database of its own. When it is unreachable the PostgreSQL cases say so and
+//! skip, except under `CI=true`, where they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dinhdanh_core::{
+    BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus, Sex, TaxCode,
+};
+use dinhdanh_crypto::{ApiToken, MasterKey, TokenHash};
+use dinhdanh_store::{
+    Backend, GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
+    OperatorRole, OrganisationUpdate, PersonId, PersonUpdate, PersonalData, RegistryStore,
+    StoreError, StoreOptions,
+};
+use dinhdanh_synth::{PopulationSpec, population};
+use jiff::Timestamp;
+use sqlx::Connection;
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+struct TestDb {
+    url: String,
+    master: MasterKey,
+    store: Arc<dyn RegistryStore>,
+    /// SQLite: the directory of the database files.
+    dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server URL and the database to drop afterwards.
+    postgres: Option<(String, String)>,
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| authority_end + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dinhdanh.db").display());
+        let master = MasterKey::generate().unwrap();
+        let store = dinhdanh_store::open(&StoreOptions::new(&url), &master)
+            .await
+            .unwrap();
+        Self {
+            url,
+            master,
+            store,
+            dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    async fn postgres() -> Option<Self> {
+        let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+        sqlx::any::install_default_drivers();
+        let connected = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::AnyConnection::connect(&server),
+        )
+        .await;
+        let mut admin = match connected {
+            Ok(Ok(conn)) => conn,
+            other => {
+                let why = match other {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("CI=true needs PostgreSQL at {server}: {why}");
+                }
+                eprintln!("SKIPPED: PostgreSQL contract case, no server at {server} ({why})");
+                return None;
+            }
+        };
+        let database = format!("dd_test_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let url = with_database(&server, &database);
+        let master = MasterKey::generate().unwrap();
+        let store = dinhdanh_store::open(&StoreOptions::new(&url), &master)
+            .await
+            .unwrap();
+        Some(Self {
+            url,
+            master,
+            store,
+            dir: None,
+            postgres: Some((server, database)),
+        })
+    }
+
+    async fn reopen(&self, master: &MasterKey) -> Result<Arc<dyn RegistryStore>, StoreError> {
+        dinhdanh_store::open(&StoreOptions::new(&self.url), master).await
+    }
+
+    /// Every byte the database holds about persons, as the database stores them.
+    async fn raw_dump(&self) -> Vec<u8> {
+        if let Some(dir) = &self.dir {
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+            }
+            return bytes;
+        }
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let mut bytes = Vec::new();
+        for table in [
+            "persons",
+            "guardianships",
+            "organisations",
+            "data_keys",
+            "store_meta",
+        ] {
+            let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {table} t");
+            let text: String = sqlx::query_scalar(&sql).fetch_one(&mut conn).await.unwrap();
+            bytes.extend(text.into_bytes());
+        }
+        bytes
+    }
+
+    async fn cleanup(self) {
+        let Self {
+            store, postgres, ..
+        } = self;
+        drop(store);
+        if let Some((server, database)) = postgres {
+            if let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = super::TestDb::sqlite().await;
+                    assert_eq!(db.store.backend(), super::Backend::Sqlite);
+                    super::$case(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    assert_eq!(db.store.backend(), super::Backend::Postgres);
+                    super::$case(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    person_round_trip_and_lookup,
+    duplicate_citizen_number_conflicts_and_writes_nothing,
+    batch_insert_is_all_or_nothing,
+    person_updates,
+    organisations_and_hierarchy,
+    guardianships_need_both_people_and_are_unique,
+    operator_tokens_are_found_by_hash_and_revoked,
+    field_key_rotation_keeps_rows_readable,
+    wrong_master_key_is_refused,
+    personal_fields_never_stored_in_clear,
+    concurrent_opens_agree_on_keys,
+);
+
+fn today() -> jiff::civil::Date {
+    dinhdanh_core::today_in_vietnam(Timestamp::now())
+}
+
+fn people(seed: u64, count: usize) -> Vec<NewPerson> {
+    population(&PopulationSpec {
+        seed,
+        people: count,
+        as_of: today(),
+    })
+    .map(|p| NewPerson {
+        personal: PersonalData::new(p.citizen_number, p.name, p.birth_date, p.sex, today())
+            .unwrap(),
+        status: p.status,
+        eid_level: EidLevel::Level1,
+    })
+    .collect()
+}
+
+fn person(citizen_number: &str, name: &str, birth_date: &str, sex: Sex) -> NewPerson {
+    NewPerson {
+        personal: PersonalData::new(
+            citizen_number.parse::<CitizenNumber>().unwrap(),
+            name.parse::<PersonName>().unwrap(),
+            birth_date.parse::<BirthDate>().unwrap(),
+            sex,
+            today(),
+        )
+        .unwrap(),
+        status: PersonStatus::Active,
+        eid_level: EidLevel::Level0,
+    }
+}
+
+async fn person_round_trip_and_lookup(db: &TestDb) {
+    let store = &db.store;
+    let new = person("079305000123", "Trần Thị Mai", "2005-08-15", Sex::Female);
+    let created = store.insert_person(&new).await.unwrap();
+    let found = store.find_person(created.id).await.unwrap().unwrap();
+    assert_eq!(found.personal, new.personal);
+    assert_eq!(found.status, PersonStatus::Active);
+    assert_eq!(found.eid_level, EidLevel::Level0);
+    assert_eq!(found.created_at, created.created_at);
+
+    let by_number = store
+        .find_person_by_citizen_number(&new.personal.citizen_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_number.id, created.id);
+    let other: CitizenNumber = "079305000124".parse().unwrap();
+    assert!(
+        store
+            .find_person_by_citizen_number(&other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_person(PersonId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.count_persons().await.unwrap(), 1);
+}
+
+async fn duplicate_citizen_number_conflicts_and_writes_nothing(db: &TestDb) {
+    let store = &db.store;
+    let first = person("001090012345", "Nguyễn Văn An", "1990-01-02", Sex::Male);
+    store.insert_person(&first).await.unwrap();
+    let same_number = person("001090012345", "Lê Văn Bình", "1990-03-04", Sex::Male);
+    let err = store.insert_person(&same_number).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("citizen number")),
+        "{err:?}"
+    );
+    assert_eq!(store.count_persons().await.unwrap(), 1);
+    let kept = store
+        .find_person_by_citizen_number(&first.personal.citizen_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.personal.name.as_str(), "Nguyễn Văn An");
+}
+
+async fn batch_insert_is_all_or_nothing(db: &TestDb) {
+    let store = &db.store;
+    let mut batch = people(7, 2_500);
+    let ids = store.insert_persons(&batch[..2_000]).await.unwrap();
+    assert_eq!(ids.len(), 2_000);
+    assert_eq!(store.count_persons().await.unwrap(), 2_000);
+    for (id, new) in ids.iter().zip(&batch).step_by(97) {
+        let found = store.find_person(*id).await.unwrap().unwrap();
+        assert_eq!(found.personal, new.personal);
+    }
+    // The last 500, plus one duplicate at the end of a later chunk: nothing of it lands.
+    let duplicate = batch[0].clone();
+    batch.push(duplicate);
+    let err = store.insert_persons(&batch[2_000..]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.count_persons().await.unwrap(), 2_000);
+    assert!(
+        store
+            .find_person_by_citizen_number(&batch[2_100].personal.citizen_number)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn person_updates(db: &TestDb) {
+    let store = &db.store;
+    let created = store
+        .insert_person(&person(
+            "048185000777",
+            "Phạm Thị Hoa",
+            "1985-06-30",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    let updated = store
+        .update_person(
+            created.id,
+            &PersonUpdate {
+                status: None,
+                eid_level: Some(EidLevel::Level2),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.eid_level, EidLevel::Level2);
+    assert_eq!(updated.status, PersonStatus::Active);
+    assert!(updated.updated_at >= created.updated_at);
+    let updated = store
+        .update_person(
+            created.id,
+            &PersonUpdate {
+                status: Some(PersonStatus::Deceased),
+                eid_level: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.status, PersonStatus::Deceased);
+    assert_eq!(updated.eid_level, EidLevel::Level2);
+    assert_eq!(updated.personal, created.personal);
+    let err = store
+        .update_person(PersonId::generate(), &PersonUpdate::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("person")), "{err:?}");
+}
+
+async fn organisations_and_hierarchy(db: &TestDb) {
+    let store = &db.store;
+    let ministry = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000001".parse::<TaxCode>().unwrap(),
+            name: "Bộ Mẫu".to_owned(),
+            kind: OrganisationKind::Ministry,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let agency = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000002".parse::<TaxCode>().unwrap(),
+            name: "Cục Mẫu".to_owned(),
+            kind: OrganisationKind::Agency,
+            parent_id: Some(ministry.id),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_organisation(agency.id).await.unwrap().unwrap(),
+        agency
+    );
+    let by_code = store
+        .find_organisation_by_tax_code(&"0100000002".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_code.id, agency.id);
+    assert_eq!(by_code.parent_id, Some(ministry.id));
+
+    let duplicate = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000001".parse().unwrap(),
+            name: "Khác".to_owned(),
+            kind: OrganisationKind::Enterprise,
+            parent_id: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict("tax code")),
+        "{duplicate:?}"
+    );
+    let orphan = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000003".parse().unwrap(),
+            name: "Mồ côi".to_owned(),
+            kind: OrganisationKind::Enterprise,
+            parent_id: Some(dinhdanh_store::OrganisationId::generate()),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(orphan, StoreError::InvalidReference(_)),
+        "{orphan:?}"
+    );
+    assert_eq!(store.count_organisations().await.unwrap(), 2);
+
+    // A ministry under its own agency would be a cycle.
+    let cycle = store
+        .update_organisation(
+            ministry.id,
+            &OrganisationUpdate {
+                name: None,
+                parent_id: Some(Some(agency.id)),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(cycle, StoreError::InvalidReference(_)),
+        "{cycle:?}"
+    );
+    let renamed = store
+        .update_organisation(
+            agency.id,
+            &OrganisationUpdate {
+                name: Some("Cục Mới".to_owned()),
+                parent_id: Some(None),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Cục Mới");
+    assert_eq!(renamed.parent_id, None);
+    let unchanged = store.find_organisation(ministry.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.parent_id, None);
+}
+
+async fn guardianships_need_both_people_and_are_unique(db: &TestDb) {
+    let store = &db.store;
+    let parent = store
+        .insert_person(&person(
+            "001085000001",
+            "Hoàng Văn Nam",
+            "1985-02-03",
+            Sex::Male,
+        ))
+        .await
+        .unwrap();
+    let child = store
+        .insert_person(&person(
+            "001315000002",
+            "Hoàng Thị Lan",
+            "2015-05-06",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    let link = Guardianship {
+        child_id: child.id,
+        guardian_id: parent.id,
+        relationship: GuardianRelationship::Parent,
+        created_at: Timestamp::from_second(1_700_000_000).unwrap(),
+    };
+    store
+        .insert_guardianships(std::slice::from_ref(&link))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_guardians(child.id).await.unwrap(),
+        vec![link.clone()]
+    );
+    assert!(store.list_guardians(parent.id).await.unwrap().is_empty());
+
+    let again = store
+        .insert_guardianships(std::slice::from_ref(&link))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, StoreError::Conflict("guardianship")),
+        "{again:?}"
+    );
+    let dangling = Guardianship {
+        guardian_id: PersonId::generate(),
+        ..link.clone()
+    };
+    let err = store.insert_guardianships(&[dangling]).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidReference(_)), "{err:?}");
+    assert_eq!(store.list_guardians(child.id).await.unwrap().len(), 1);
+}
+
+async fn operator_tokens_are_found_by_hash_and_revoked(db: &TestDb) {
+    let store = &db.store;
+    let token = ApiToken::generate().unwrap();
+    let created = store
+        .insert_operator_token(&NewOperatorToken {
+            hash: token.hash(),
+            role: OperatorRole::RegistryWriter,
+            label: "nhà mạng thử nghiệm".to_owned(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let found = store
+        .find_operator_token(&TokenHash::of(token.reveal()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, created);
+    assert!(found.is_usable(Timestamp::now()));
+    assert!(
+        store
+            .find_operator_token(&TokenHash::of("ddo_not-a-token"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list_operator_tokens().await.unwrap().len(), 1);
+    store.revoke_operator_token(created.id).await.unwrap();
+    let revoked = store
+        .find_operator_token(&token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(!revoked.is_usable(Timestamp::now()));
+    let err = store
+        .revoke_operator_token(dinhdanh_store::OperatorTokenId::generate())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+async fn field_key_rotation_keeps_rows_readable(db: &TestDb) {
+    let store = &db.store;
+    let before = store
+        .insert_person(&person(
+            "092070000031",
+            "Võ Văn Tâm",
+            "1970-07-07",
+            Sex::Male,
+        ))
+        .await
+        .unwrap();
+    let old_node = db.reopen(&db.master).await.unwrap();
+    let kid = store.rotate_field_key().await.unwrap();
+    let after = store
+        .insert_person(&person(
+            "092310000032",
+            "Võ Thị Thu",
+            "2010-01-01",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    let rotated = store.rotate_field_key().await.unwrap();
+    assert_ne!(kid, rotated);
+    // A node that loaded its keys before the rotations reloads them and reads the new row; a
+    // node opened afterwards reads the old one.
+    let new_node = db.reopen(&db.master).await.unwrap();
+    for node in [store, &old_node, &new_node] {
+        assert_eq!(
+            node.find_person(before.id).await.unwrap().unwrap().personal,
+            before.personal
+        );
+        assert_eq!(
+            node.find_person(after.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .personal
+                .name
+                .as_str(),
+            "Võ Thị Thu"
+        );
+    }
+}
+
+async fn wrong_master_key_is_refused(db: &TestDb) {
+    db.store
+        .insert_person(&person(
+            "001190000099",
+            "Đỗ Thị Hạnh",
+            "1990-09-09",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    let wrong = MasterKey::generate().unwrap();
+    let err = db
+        .reopen(&wrong)
+        .await
+        .err()
+        .expect("a wrong master key must fail");
+    assert!(matches!(err, StoreError::WrongMasterKey), "{err:?}");
+    assert!(db.reopen(&db.master).await.is_ok());
+}
+
+async fn personal_fields_never_stored_in_clear(db: &TestDb) {
+    let batch = people(11, 300);
+    db.store.insert_persons(&batch).await.unwrap();
+    let dump = db.raw_dump().await;
+    assert!(dump.len() > 1_000, "the dump must hold the rows");
+    let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
+    // The dump is the real stored bytes: organisation names are stored in clear and found.
+    db.store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000009".parse().unwrap(),
+            name: "Công ty Dò Tìm".to_owned(),
+            kind: OrganisationKind::Enterprise,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let with_org = db.raw_dump().await;
+    assert!(
+        with_org
+            .windows("Công ty Dò Tìm".len())
+            .any(|w| w == "Công ty Dò Tìm".as_bytes()),
+        "the scan must see clear text where there is some"
+    );
+    for new in &batch {
+        let p = &new.personal;
+        assert!(
+            !contains(p.citizen_number.as_str().as_bytes()),
+            "citizen number in clear"
+        );
+        assert!(!contains(p.name.as_str().as_bytes()), "name in clear");
+        assert!(
+            !contains(p.birth_date.to_string().as_bytes()),
+            "birth date in clear"
+        );
+    }
+}
+
+async fn concurrent_opens_agree_on_keys(db: &TestDb) {
+    let (a, b) = tokio::join!(db.reopen(&db.master), db.reopen(&db.master));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let from_a = a
+        .insert_person(&person(
+            "031099000555",
+            "Bùi Văn Quang",
+            "1999-12-31",
+            Sex::Male,
+        ))
+        .await
+        .unwrap();
+    let from_b = b
+        .insert_person(&person(
+            "031199000556",
+            "Bùi Thị Yến",
+            "1999-11-30",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    assert!(a.find_person(from_b.id).await.unwrap().is_some());
+    assert!(b.find_person(from_a.id).await.unwrap().is_some());
+    assert!(db.store.find_person(from_a.id).await.unwrap().is_some());
+}
+
+#[test]
+fn database_name_is_replaced_in_urls() {
+    assert_eq!(
+        with_database("postgres://root@127.0.0.1:5432/test", "x"),
+        "postgres://root@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://root@localhost/test?sslmode=disable", "x"),
+        "postgres://root@localhost/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+}

@@ -1,0 +1,245 @@
+//! The binary as a newcomer uses it: `demo` from nothing, then `curl`-like calls with the token
+//! it printed; and the one-line errors of bad invocations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dinhdanh() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dinhdanh"));
+    command
+        .env_remove("DINHDANH_MASTER_KEY")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+struct Demo {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `dinhdanh demo` and waits for its `listening on` line.
+fn start_demo(data_dir: &Path, people: usize) -> Demo {
+    let mut child = dinhdanh()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--people",
+            &people.to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(base) = line.strip_prefix("listening on ") {
+                let _ = sender.send(base.to_owned());
+            }
+        }
+    });
+    let base = receiver
+        .recv_timeout(Duration::from_secs(120))
+        .expect("demo did not start");
+    Demo { child, base }
+}
+
+fn token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("demo-operator.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_the_registry_with_the_printed_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let demo = start_demo(&data_dir, 500);
+    let token = token(&data_dir);
+    assert!(token.starts_with("ddo_"));
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["demo-operator.token", "master.key"] {
+        let mode = std::fs::metadata(data_dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} must be private");
+    }
+
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/v1/persons", demo.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "citizen_number": "079305000123",
+            "name": "Trần Thị Mai",
+            "birth_date": "2005-08-15",
+            "sex": "female"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let read: serde_json::Value = client
+        .get(format!("{}/v1/persons/{id}", demo.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["name"], "Trần Thị Mai");
+    assert_eq!(read["citizen_number"], "079305000123");
+    assert_eq!(read["age_bracket"], "adult");
+
+    // The seeded organisations are there: the telecom operators, by tax code lookup.
+    let ready: serde_json::Value = client
+        .get(format!("{}/readyz", demo.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["backend"], "sqlite");
+    drop(demo);
+
+    // A second start keeps the data, seeds nothing new, and issues a fresh working token.
+    let demo = start_demo(&data_dir, 500);
+    let second = self::token(&data_dir);
+    assert_ne!(second, token);
+    let again = client
+        .post(format!("{}/v1/persons/lookup", demo.base))
+        .bearer_auth(&second)
+        .json(&serde_json::json!({ "citizen_number": "079305000123" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+fn run_fails(args: &[&str], data_dir: &Path) -> String {
+    let output = dinhdanh()
+        .args(args)
+        .env("DINHDANH_DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} must fail");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_invocations_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+
+    let err = run_fails(&["serve", "--database-url", "mysql://localhost/x"], data);
+    assert!(err.contains("unsupported database URL"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let err = run_fails(&["tokens", "create", "--role", "superuser"], data);
+    assert!(err.contains("superuser") || err.contains("role"), "{err}");
+
+    let err = run_fails(&["tokens", "revoke", "not-a-uuid"], data);
+    assert!(err.contains("invalid"), "{err}");
+
+    let err = run_fails(&["serve", "--config", "/nonexistent/dinhdanh.toml"], data);
+    assert!(err.contains("cannot read config file"), "{err}");
+}
+
+#[test]
+fn tokens_and_seed_commands_work_and_reseeding_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let run = |args: &[&str]| {
+        let output = dinhdanh()
+            .args(args)
+            .env("DINHDANH_DATA_DIR", data)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (ok, out, _) = run(&["seed", "--people", "300", "--seed", "5"]);
+    assert!(ok);
+    assert!(out.contains("seeded 300 people"), "{out}");
+    let started = Instant::now();
+    let (ok, _, err) = run(&["seed", "--people", "300", "--seed", "5"]);
+    assert!(!ok);
+    assert!(err.contains("already in the database"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    let (ok, token, _) = run(&[
+        "tokens",
+        "create",
+        "--role",
+        "registry-reader",
+        "--label",
+        "kiểm thử",
+    ]);
+    assert!(ok);
+    assert!(token.trim().starts_with("ddo_"));
+    let (ok, list, _) = run(&["tokens", "list"]);
+    assert!(ok);
+    assert!(
+        list.contains("registry-reader") && list.contains("active"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(token.trim()),
+        "a listing never shows a secret"
+    );
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (ok, _, _) = run(&["tokens", "revoke", &id]);
+    assert!(ok);
+    let (_, list, _) = run(&["tokens", "list"]);
+    assert!(list.contains("revoked"), "{list}");
+    let (ok, out, _) = run(&["data-key", "rotate"]);
+    assert!(ok, "{out}");
+    let (ok, out, _) = run(&["migrate"]);
+    assert!(ok && out.contains("migration"), "{out}");
+}
+
+#[test]
+fn a_refused_invocation_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("never-created");
+    run_fails(&["serve", "--database-url", "mysql://localhost/x"], &data);
+    run_fails(&["migrate", "--database-url", "oracle://x"], &data);
+    assert!(
+        !data.exists(),
+        "a refused command must not create its data directory"
+    );
+}
