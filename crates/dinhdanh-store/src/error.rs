@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A unique value is already taken (citizen number, tax code, guardianship).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The person is deceased: their record no longer changes.
+    #[error("a deceased person's record no longer changes")]
+    PersonDeceased,
     /// A referenced record does not exist (parent organisation, guardian, child).
     #[error("{0} does not exist")]
     InvalidReference(&'static str),
@@ -42,7 +45,10 @@ impl StoreError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::InvalidReference(_)
+            StoreError::NotFound(_)
+                | StoreError::Conflict(_)
+                | StoreError::InvalidReference(_)
+                | StoreError::PersonDeceased
         )
     }
 }

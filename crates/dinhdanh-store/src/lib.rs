@@ -122,7 +122,8 @@ pub trait RegistryStore: Send + Sync + 'static {
         citizen_number: &CitizenNumber,
     ) -> Result<Option<Person>, StoreError>;
 
-    /// Changes a person's status or e-ID level.
+    /// Changes a person's status or e-ID level. A deceased person's record is
+    /// `PersonDeceased` and stays as it is.
     async fn update_person(
         &self,
         id: PersonId,

@@ -144,12 +144,12 @@ impl TestDb {
             store, postgres, ..
         } = self;
         drop(store);
-        if let Some((server, database)) = postgres {
-            if let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
+        if let Some((server, database)) = postgres
+            && let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
         }
     }
 }
@@ -344,6 +344,21 @@ async fn person_updates(db: &TestDb) {
     assert_eq!(updated.status, PersonStatus::Deceased);
     assert_eq!(updated.eid_level, EidLevel::Level2);
     assert_eq!(updated.personal, created.personal);
+    // A deceased person's record no longer changes.
+    let err = store
+        .update_person(
+            created.id,
+            &PersonUpdate {
+                status: Some(PersonStatus::Active),
+                eid_level: Some(EidLevel::Level0),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PersonDeceased), "{err:?}");
+    let kept = store.find_person(created.id).await.unwrap().unwrap();
+    assert_eq!(kept.status, PersonStatus::Deceased);
+    assert_eq!(kept.eid_level, EidLevel::Level2);
     let err = store
         .update_person(PersonId::generate(), &PersonUpdate::default())
         .await

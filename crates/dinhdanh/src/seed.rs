@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
 /// People per transaction.
-pub const BATCH: usize = 5_000;
+pub const BATCH: usize = 50_000;
 
 /// What a seeding run did.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ pub async fn seed_organisations(store: &Arc<dyn RegistryStore>, seed: u64) -> Re
                     written += 1;
                     store
                         .insert_organisation(&NewOrganisation {
-                            tax_code: organisation.tax_code.clone(),
+                            tax_code: organisation.tax_code,
                             name: organisation.name.clone(),
                             kind: organisation.kind,
                             parent_id,
@@ -132,7 +132,7 @@ pub async fn seed_people(
     let started = Instant::now();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Batch>>(2);
     let producer_store = Arc::clone(store);
-    let producer_spec = spec.clone();
+    let producer_spec = *spec;
     let producer = tokio::task::spawn_blocking(move || {
         let today = producer_spec.as_of;
         let now = Timestamp::now();
