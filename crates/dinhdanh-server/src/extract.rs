@@ -57,28 +57,38 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         })?;
         let value = serde_json::from_slice(&bytes).map_err(|err| {
             let message = err.to_string();
-            let detail =
-                if message.starts_with("unknown field") || message.starts_with("missing field") {
-                    // Names of fields only: `unknown field `x`, expected one of ...`.
-                    message
-                        .split(" at line")
-                        .next()
-                        .unwrap_or("the body does not match the schema")
-                        .to_owned()
-                } else {
-                    match err.classify() {
-                        serde_json::error::Category::Data => format!(
-                            "a value has the wrong type or form (line {}, column {})",
-                            err.line(),
-                            err.column()
-                        ),
-                        _ => format!(
-                            "the body is not valid JSON (line {}, column {})",
-                            err.line(),
-                            err.column()
-                        ),
-                    }
-                };
+            let detail = if let Some(rest) = message.strip_prefix("unknown field `") {
+                // The client's key is not repeated (a key can be anything, even personal
+                // data); the expected ones are ours to name.
+                // serde's own text comes after the key, so the last match is genuine.
+                let expected = rest
+                    .rfind("`, expected")
+                    .map(|at| rest[at + 3..].split(" at line").next().unwrap_or(""))
+                    .unwrap_or("");
+                format!("unknown field; {expected}")
+                    .trim_end_matches("; ")
+                    .to_owned()
+            } else if message.starts_with("missing field") {
+                // `missing field `x``: a name from our own schema.
+                message
+                    .split(" at line")
+                    .next()
+                    .unwrap_or("a required field is missing")
+                    .to_owned()
+            } else {
+                match err.classify() {
+                    serde_json::error::Category::Data => format!(
+                        "a value has the wrong type or form (line {}, column {})",
+                        err.line(),
+                        err.column()
+                    ),
+                    _ => format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        err.line(),
+                        err.column()
+                    ),
+                }
+            };
             Problem::malformed_body(detail)
         })?;
         Ok(ApiJson(value))

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::{organisations, persons, system};
 
@@ -28,7 +30,8 @@ use crate::routes::{organisations, persons, system};
         organisations::find_by_tax_code,
         organisations::update_organisation,
     ),
-    modifiers(&OperatorAuth),
+    components(schemas(ProblemDocument)),
+    modifiers(&OperatorAuth, &CommonProblems),
     tags(
         (name = "system", description = "Health, readiness, metrics"),
         (name = "persons", description = "The registry of people"),
@@ -53,6 +56,116 @@ impl Modify for OperatorAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// An RFC 9457 problem, as every error answer carries it (`application/problem+json`).
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)] // Only its schema is used; `problem::Problem` renders the bodies.
+struct ProblemDocument {
+    /// A stable URI naming the kind of problem.
+    #[schema(
+        rename = "type",
+        example = "https://dinhdanh.invalid/problems/citizen-number-province"
+    )]
+    kind: String,
+    /// A short summary of the kind.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong in this request. Never repeats a submitted value.
+    detail: String,
+    /// The request field at fault, when there is one.
+    field: Option<String>,
+}
+
+/// The error answers every operation can give, added in one place rather than on each
+/// handler: 401/403 where a token is required, 400/413/415 where a body is read, and
+/// 500/503 everywhere. Each refers to one shared response in `components`.
+struct CommonProblems;
+
+const COMMON: [(&str, &str, &str); 7] = [
+    ("400", "MalformedRequest", "Malformed body, query or path"),
+    ("401", "Unauthorized", "No usable operator token"),
+    ("403", "Forbidden", "The token's role does not allow this"),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body is larger than the limit",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not application/json",
+    ),
+    (
+        "500",
+        "Internal",
+        "The server failed; the cause is logged, not shown",
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database does not answer, or the request took too long",
+    ),
+];
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, description) in COMMON {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(response));
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.patch.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                add_common_problems(operation);
+            }
+        }
+    }
+}
+
+fn add_common_problems(operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    for (status, name, _) in COMMON {
+        let applies = match status {
+            "401" | "403" => secured,
+            "413" | "415" => has_body,
+            "400" => has_body || secured,
+            _ => true,
+        };
+        let responses = &mut operation.responses.responses;
+        if applies && !responses.contains_key(status) {
+            responses.insert(status.to_owned(), RefOr::Ref(Ref::from_response_name(name)));
+        }
+    }
+    // Operation-specific problem answers refer to the same schema.
+    for (code, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (code.starts_with(['4', '5']), response)
+            && let Some(content) = response.content.get_mut("application/problem+json")
+            && content.schema.is_none()
+        {
+            content.schema = Some(Ref::from_schema_name("Problem").into());
+        }
     }
 }
 

@@ -191,6 +191,12 @@ impl From<StoreError> for Problem {
                 "Already exists",
                 format!("{what} already exists"),
             ),
+            StoreError::PersonDeceased => Problem::new(
+                StatusCode::CONFLICT,
+                "person-deceased",
+                "Person is deceased",
+                "a deceased person's record no longer changes",
+            ),
             StoreError::InvalidReference(what) => Problem::unprocessable(
                 "invalid-reference",
                 format!("{what} does not exist or cannot be used here"),

@@ -215,19 +215,6 @@ pub(crate) async fn update_person(
         ));
     }
     let id = PersonId::from(id);
-    let current = state
-        .store
-        .find_person(id)
-        .await?
-        .ok_or_else(|| Problem::not_found("person"))?;
-    if current.status == PersonStatus::Deceased {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "person-deceased",
-            "Person is deceased",
-            "a deceased person's record no longer changes",
-        ));
-    }
     let person = state.store.update_person(id, &update).await?;
     Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
 }
@@ -308,6 +295,12 @@ fn check_guardianship(child: &Person, guardian: &Person, now: Timestamp) -> Resu
             "a person cannot be their own guardian",
         ));
     }
+    if child.status != PersonStatus::Active {
+        return Err(Problem::unprocessable(
+            "guardian-child-not-active",
+            "only an active (living, not suspended) minor is linked to a guardian",
+        ));
+    }
     if AgeBracket::at(&child.personal.birth_date, now) == AgeBracket::Adult {
         return Err(Problem::unprocessable(
             "guardian-child-adult",
@@ -354,7 +347,9 @@ pub(crate) async fn add_guardian(
             Problem::unprocessable("invalid-reference", "guardian_id: no such person")
                 .with_field("guardian_id")
         })?;
-    let now = Timestamp::now();
+    // Stored with microsecond precision: answer with what a later read returns.
+    let now = Timestamp::from_microsecond(Timestamp::now().as_microsecond())
+        .map_err(|err| Problem::internal(&err))?;
     check_guardianship(&child, &guardian, now)?;
     let link = Guardianship {
         child_id: child.id,
