@@ -165,19 +165,21 @@ impl FieldCipher {
         let key = self.keys.get(&self.active).ok_or(CryptoError::UnknownKey)?;
         let mut nonce = [0u8; NONCE_LEN];
         random_bytes(&mut nonce)?;
-        let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
-        out.push(SEAL_VERSION);
-        out.extend_from_slice(self.active.as_bytes());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
-        let mut body = out.split_off(HEADER_LEN);
+        // Room for the tag up front: growing the buffer would leave a copy of the plaintext
+        // behind in freed memory.
+        let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+        body.extend_from_slice(plaintext);
         key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad),
-            &mut body,
+            &mut *body,
         )
         .map_err(|_| CryptoError::Random)?;
-        out.append(&mut body);
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.push(SEAL_VERSION);
+        out.extend_from_slice(self.active.as_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
         Ok(out)
     }
 

@@ -6,7 +6,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::hmac;
+use aws_lc_rs::{hkdf, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
@@ -65,62 +65,114 @@ impl MasterKey {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(self.bytes.as_ref()))
     }
 
-    /// Reads the master key from `path`, or creates the file with a new random key (mode
-    /// `0600`, created exclusively so that two processes never write two keys). Returns the
-    /// key and whether it was created now. A file readable by group or others is refused.
+    /// Reads the master key from `path`, or creates the file with a new random key. Returns
+    /// the key and whether it was created now. A file readable by group or others is refused.
+    ///
+    /// Creation is atomic: the key is written and synced to a private temporary file, which is
+    /// then hard-linked to `path` (a link never replaces an existing name). A crash leaves no
+    /// half-written key file, and of two processes starting at once, the second reads the
+    /// first one's key.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), CryptoError> {
+        match Self::load(path) {
+            Err(CryptoError::KeyFile { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            other => return other.map(|key| (key, false)),
+        }
+        let key = Self::generate()?;
         let key_file_error = |source| CryptoError::KeyFile {
             path: path.to_path_buf(),
             source,
         };
-        match OpenOptions::new().read(true).open(path) {
-            Ok(mut file) => {
-                let mode = file
-                    .metadata()
-                    .map_err(key_file_error)?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    return Err(CryptoError::KeyFilePermissions {
-                        path: path.to_path_buf(),
-                    });
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut suffix = [0u8; 8];
+        random_bytes(&mut suffix)?;
+        let temporary = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .map_or("master.key".into(), |n| n.to_string_lossy()),
+            u64::from_le_bytes(suffix)
+        ));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .and_then(|mut file| {
+                file.write_all(key.to_base64().as_bytes())?;
+                file.write_all(b"\n")?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::hard_link(&temporary, path));
+        let _ = std::fs::remove_file(&temporary);
+        match written {
+            Ok(()) => {
+                // Make the new name durable.
+                if let Ok(dir) = std::fs::File::open(dir) {
+                    let _ = dir.sync_all();
                 }
-                let mut text = Zeroizing::new(String::new());
-                file.read_to_string(&mut text).map_err(key_file_error)?;
-                Ok((Self::from_base64(&text)?, false))
-            }
-            Err(err) if err.kind() == ErrorKind::NotFound => {
-                let key = Self::generate()?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(key_file_error)?;
-                file.write_all(key.to_base64().as_bytes())
-                    .and_then(|()| file.write_all(b"\n"))
-                    .and_then(|()| file.sync_all())
-                    .map_err(key_file_error)?;
                 Ok((key, true))
+            }
+            Err(err) if err.kind() == ErrorKind::AlreadyExists => {
+                Self::load(path).map(|key| (key, false))
             }
             Err(err) => Err(key_file_error(err)),
         }
     }
 
-    /// A value that identifies this master key without revealing it (HMAC of a fixed label),
-    /// stored beside the data so that starting with the wrong master key fails clearly.
-    pub fn check_value(&self) -> [u8; 32] {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.bytes.as_ref());
+    /// Reads the master key file; refuses one readable by group or others.
+    pub fn load(path: &Path) -> Result<Self, CryptoError> {
+        let key_file_error = |source| CryptoError::KeyFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .open(path)
+            .map_err(key_file_error)?;
+        let mode = file
+            .metadata()
+            .map_err(key_file_error)?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(CryptoError::KeyFilePermissions {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut text = Zeroizing::new(String::with_capacity(64));
+        file.read_to_string(&mut text).map_err(key_file_error)?;
+        Self::from_base64(&text)
+    }
+
+    /// The HKDF-SHA-256 pseudo-random key (RFC 5869) from which every use of the master key
+    /// derives its own subkey, so that the master key itself never keys two algorithms.
+    fn prk(&self) -> hkdf::Prk {
+        hkdf::Salt::new(hkdf::HKDF_SHA256, b"dinhdanh master key v1").extract(self.bytes.as_ref())
+    }
+
+    /// A value that identifies this master key without revealing it (HMAC of a fixed label
+    /// under a derived subkey), stored beside the data so that starting with the wrong master
+    /// key fails clearly.
+    pub fn check_value(&self) -> Result<[u8; 32], CryptoError> {
+        let prk = self.prk();
+        let okm = prk
+            .expand(&[b"check value"], hmac::HMAC_SHA256)
+            .map_err(|_| CryptoError::Random)?;
+        let key = hmac::Key::from(okm);
         let tag = hmac::sign(&key, b"dinhdanh master key check value v1");
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
-        out
+        Ok(out)
     }
 
     fn wrapping_key(&self) -> Result<LessSafeKey, CryptoError> {
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, self.bytes.as_ref()).map_err(|_| CryptoError::Random)?;
-        Ok(LessSafeKey::new(unbound))
+        let prk = self.prk();
+        let okm = prk
+            .expand(&[b"data key wrapping"], &AES_256_GCM)
+            .map_err(|_| CryptoError::Random)?;
+        Ok(LessSafeKey::new(UnboundKey::from(okm)))
     }
 
     /// Encrypts a data key for storage. The key id and purpose are authenticated, so a wrapped
@@ -136,12 +188,14 @@ impl MasterKey {
         let mut out = Vec::with_capacity(1 + NONCE_LEN + KEY_LEN + 16);
         out.push(WRAP_VERSION);
         out.extend_from_slice(&nonce);
-        let mut body = material.expose().to_vec();
+        // Room for the tag up front: growing the buffer would leave a copy of the key behind.
+        let mut body = Zeroizing::new(Vec::with_capacity(KEY_LEN + 16));
+        body.extend_from_slice(material.expose());
         self.wrapping_key()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(wrap_aad(kid, purpose)),
-                &mut body,
+                &mut *body,
             )
             .map_err(|_| CryptoError::Random)?;
         out.extend_from_slice(&body);
@@ -196,7 +250,38 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let (second, created) = MasterKey::load_or_create(&path).unwrap();
         assert!(!created);
-        assert_eq!(first.check_value(), second.check_value());
+        assert_eq!(first.check_value().unwrap(), second.check_value().unwrap());
+    }
+
+    #[test]
+    fn creation_leaves_no_temporary_file_and_an_existing_key_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        // Two creators at once: both end with the same key, one of them created it.
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| MasterKey::load_or_create(&path).unwrap());
+            let b = scope.spawn(|| MasterKey::load_or_create(&path).unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(a.0.check_value().unwrap(), b.0.check_value().unwrap());
+        assert!(a.1 ^ b.1, "exactly one creates the key");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("master.key")]);
+    }
+
+    #[test]
+    fn an_empty_key_file_is_an_error_not_a_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            MasterKey::load_or_create(&path),
+            Err(CryptoError::MasterKeyEncoding)
+        ));
     }
 
     #[test]
@@ -216,11 +301,14 @@ mod tests {
         let key = MasterKey::generate().unwrap();
         let text = key.to_base64();
         let again = MasterKey::from_base64(&text).unwrap();
-        assert_eq!(key.check_value(), again.check_value());
+        assert_eq!(key.check_value().unwrap(), again.check_value().unwrap());
         let standard = STANDARD.encode(key.bytes.as_ref());
         assert_eq!(
-            MasterKey::from_base64(&standard).unwrap().check_value(),
-            key.check_value()
+            MasterKey::from_base64(&standard)
+                .unwrap()
+                .check_value()
+                .unwrap(),
+            key.check_value().unwrap()
         );
         assert!(MasterKey::from_base64("c2hvcnQ").is_err());
         assert!(MasterKey::from_base64("not base64 at all!").is_err());
