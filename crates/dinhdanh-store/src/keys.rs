@@ -25,7 +25,7 @@ impl Keyring {
     /// missing ones on a new database. Safe when several nodes start at once.
     pub(crate) async fn open(pool: &AnyPool, master: &MasterKey) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
-        let check = master.check_value();
+        let check = master.check_value()?;
         sqlx::query("INSERT INTO store_meta (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(MASTER_CHECK)
             .bind(check.to_vec())
@@ -75,7 +75,9 @@ impl Keyring {
         Ok(())
     }
 
-    /// Retires the active field key and makes a new one active, in one transaction.
+    /// Retires the active field key and makes a new one active, in one transaction. Of two
+    /// rotations at once, the one whose new key could not become active fails rather than
+    /// report a key that was never stored.
     pub(crate) async fn rotate_field(&self, pool: &AnyPool) -> Result<KeyId, StoreError> {
         let mut tx = pool.begin().await?;
         sqlx::query("UPDATE data_keys SET active = 0 WHERE purpose = $1 AND active = 1")
@@ -83,9 +85,29 @@ impl Keyring {
             .execute(&mut *tx)
             .await?;
         let kid = insert_key(&mut tx, &self.master, KeyPurpose::Field).await?;
+        let Some(kid) = kid else {
+            return Err(StoreError::Conflict("concurrent key rotation"));
+        };
         tx.commit().await?;
         self.reload(pool).await?;
         Ok(kid)
+    }
+
+    /// Reloads the keys when another process rotated the field key, so that every node seals
+    /// under the new key soon after a rotation, not only after a restart.
+    pub(crate) async fn refresh_if_rotated(&self, pool: &AnyPool) -> Result<(), StoreError> {
+        let active: Option<String> =
+            sqlx::query("SELECT kid FROM data_keys WHERE purpose = $1 AND active = 1")
+                .bind(KeyPurpose::Field.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+        if active.is_some_and(|kid| kid != self.field().active_key().to_string()) {
+            tracing::info!("the field key was rotated elsewhere; reloading data keys");
+            self.reload(pool).await?;
+        }
+        Ok(())
     }
 }
 
@@ -106,15 +128,17 @@ async fn insert_key_if_none_active(
     Ok(())
 }
 
+/// Inserts a new active key; `None` when another one became active first (the partial unique
+/// index allows one active key per purpose).
 async fn insert_key(
     tx: &mut Transaction<'static, Any>,
     master: &MasterKey,
     purpose: KeyPurpose,
-) -> Result<KeyId, StoreError> {
+) -> Result<Option<KeyId>, StoreError> {
     let kid = KeyId::generate();
     let wrapped = master.wrap(kid, purpose, &DataKeyMaterial::generate()?)?;
     // ON CONFLICT: another node created the active key first; theirs stands.
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO data_keys (kid, purpose, wrapped, active, created_at) \
          VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
     )
@@ -123,8 +147,9 @@ async fn insert_key(
     .bind(wrapped)
     .bind(now_micros())
     .execute(&mut **tx)
-    .await?;
-    Ok(kid)
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(kid))
 }
 
 async fn load(

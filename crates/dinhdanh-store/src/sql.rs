@@ -3,6 +3,7 @@
 //! (pragmas, migrations, pool size) are settled once in [`SqlStore::open`].
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
+use zeroize::Zeroizing;
 
 use crate::error::classify;
 use crate::keys::Keyring;
@@ -81,11 +83,14 @@ struct PreparedPerson {
     at: i64,
 }
 
+/// How often a store checks whether the field key was rotated by another process.
+const KEY_REFRESH: Duration = Duration::from_secs(30);
+
 /// A registry store on a SQL database.
 pub(crate) struct SqlStore {
     pool: AnyPool,
     backend: Backend,
-    keys: Keyring,
+    keys: Arc<Keyring>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -106,7 +111,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), 
         Backend::Sqlite => {
             AnyPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10))
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // WAL: readers do not block the writer. NORMAL is durable in WAL mode
@@ -128,7 +133,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), 
         Backend::Postgres => {
             AnyPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?
         }
@@ -161,7 +166,21 @@ impl SqlStore {
         if options.migrate {
             run_migrations(&pool, backend).await?;
         }
-        let keys = Keyring::open(&pool, master).await?;
+        let keys = Arc::new(Keyring::open(&pool, master).await?);
+        // Follow rotations made by other processes; the task ends with the store.
+        let watched = Arc::downgrade(&keys);
+        let watch_pool = pool.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEY_REFRESH);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(keys) = watched.upgrade() else { break };
+                if let Err(err) = keys.refresh_if_rotated(&watch_pool).await {
+                    tracing::warn!(error = %err, "could not check for a rotated data key");
+                }
+            }
+        });
         Ok(Self {
             pool,
             backend,
@@ -181,7 +200,9 @@ impl SqlStore {
         id: PersonId,
         at: i64,
     ) -> Result<PreparedPerson, StoreError> {
-        let plain = serde_json::to_vec(&person.personal)
+        // Sized up front so that no reallocation leaves a copy of the fields behind.
+        let mut plain = Zeroizing::new(Vec::with_capacity(256));
+        serde_json::to_writer(&mut *plain, &person.personal)
             .map_err(|_| StoreError::Corrupt("persons.personal"))?;
         let personal = self.keys.field().seal(&person_aad(id), &plain)?;
         Ok(PreparedPerson {

@@ -136,6 +136,22 @@ impl TestDb {
             let text: String = sqlx::query_scalar(&sql).fetch_one(&mut conn).await.unwrap();
             bytes.extend(text.into_bytes());
         }
+        // `t::text` shows BYTEA as hex; the binary columns are added as their raw bytes, so
+        // a field stored in clear there would be found too.
+        for (table, column) in [
+            ("persons", "personal"),
+            ("persons", "citizen_index"),
+            ("data_keys", "wrapped"),
+        ] {
+            let sql = format!("SELECT {column} FROM {table}");
+            for value in sqlx::query_scalar::<_, Vec<u8>>(&sql)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+            {
+                bytes.extend(value);
+            }
+        }
         bytes
     }
 
