@@ -1,6 +1,8 @@
 //! Request extractors that turn every rejection into a problem+json answer: JSON bodies,
 //! path ids and the operator's bearer token.
 
+use std::marker::PhantomData;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -117,22 +119,37 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
-/// The operator behind a request, authenticated by an `Authorization: Bearer` token.
-#[derive(Debug)]
-pub(crate) struct Operator(pub(crate) OperatorToken);
-
-impl Operator {
-    /// Succeeds when the operator's role grants `needed`; 403 otherwise.
-    pub(crate) fn require(&self, needed: OperatorRole) -> Result<(), Problem> {
-        if self.0.role.grants(needed) {
-            Ok(())
-        } else {
-            Err(Problem::forbidden(needed.as_str()))
-        }
-    }
+/// The role a route needs, as a type, so that a handler states it in its signature.
+pub(crate) trait RoleNeeded {
+    /// The least role that may call the route.
+    const ROLE: OperatorRole;
 }
 
-impl FromRequestParts<AppState> for Operator {
+/// Routes that read the registry.
+pub(crate) struct Reader;
+
+impl RoleNeeded for Reader {
+    const ROLE: OperatorRole = OperatorRole::RegistryReader;
+}
+
+/// Routes that write the registry.
+pub(crate) struct Writer;
+
+impl RoleNeeded for Writer {
+    const ROLE: OperatorRole = OperatorRole::RegistryWriter;
+}
+
+/// An operator authenticated by an `Authorization: Bearer` token whose role allows the
+/// route: 401 without a usable token, 403 with a role too low. Being an extractor that runs
+/// before the body is read, a refused caller learns nothing about its body.
+pub(crate) struct Authorized<R> {
+    /// The operator's token record.
+    #[allow(dead_code)] // Kept for handlers that will record who acted.
+    pub(crate) token: OperatorToken,
+    role: PhantomData<R>,
+}
+
+impl<R: RoleNeeded> FromRequestParts<AppState> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(
@@ -163,11 +180,20 @@ impl FromRequestParts<AppState> for Operator {
             .find_operator_token(&TokenHash::of(token))
             .await
             .map_err(Problem::from)?;
-        match found {
-            Some(record) if record.is_usable(jiff::Timestamp::now()) => Ok(Operator(record)),
-            _ => Err(Problem::unauthorized(
-                "the bearer token is unknown, expired or revoked",
-            )),
+        let token = match found {
+            Some(record) if record.is_usable(jiff::Timestamp::now()) => record,
+            _ => {
+                return Err(Problem::unauthorized(
+                    "the bearer token is unknown, expired or revoked",
+                ));
+            }
+        };
+        if !token.role.grants(R::ROLE) {
+            return Err(Problem::forbidden(R::ROLE.as_str()));
         }
+        Ok(Authorized {
+            token,
+            role: PhantomData,
+        })
     }
 }

@@ -108,11 +108,15 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state
-        .metrics
-        .observe(method.as_str(), &route, status, elapsed);
+    // HTTP lets a client invent method names; only standard ones become labels, so that a
+    // client can neither grow the metrics without bound nor put its own text into them.
+    let method = match method.as_str() {
+        known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => known,
+        _ => "other",
+    };
+    state.metrics.observe(method, &route, status, elapsed);
     tracing::info!(
-        method = %method,
+        method,
         route = %route,
         status,
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,

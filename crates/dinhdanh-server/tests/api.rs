@@ -891,7 +891,7 @@ async fn an_unknown_route_is_404_problem() {
     let app = TestApp::init().await;
     for path in [
         "/v1/people",
-        "/",
+        "/index.html",
         "/v2/persons",
         "/v1/persons/lookup/001090012345",
     ] {
@@ -1528,6 +1528,28 @@ async fn health_and_readiness_need_no_token() {
         expect_json(ready, StatusCode::OK).await,
         json!({"status": "ok", "backend": "sqlite"})
     );
+}
+
+#[tokio::test]
+async fn the_home_page_links_the_api_and_shows_readiness_without_personal_data() {
+    let app = TestApp::init().await;
+    let created = app.create_person(&sample_man()).await;
+    let page = app.anonymous(Method::GET, "/").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.headers().contains_key("content-security-policy"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<html lang="vi">"#));
+    assert!(html.contains(r#"href="/openapi.json""#));
+    assert!(html.contains("sẵn sàng / ready"), "{html}");
+    assert!(html.contains("sqlite"));
+    assert!(!html.contains(created["name"].as_str().unwrap()));
+    assert!(!html.contains(created["citizen_number"].as_str().unwrap()));
 }
 
 #[tokio::test]

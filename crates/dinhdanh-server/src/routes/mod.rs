@@ -4,6 +4,7 @@ use axum::Router;
 
 use crate::AppState;
 
+pub(crate) mod home;
 pub(crate) mod organisations;
 pub(crate) mod persons;
 pub(crate) mod system;
@@ -11,6 +12,7 @@ pub(crate) mod system;
 /// Every route of the application.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .merge(home::router())
         .merge(system::router())
         .merge(persons::router())
         .merge(organisations::router())

@@ -6,14 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dinhdanh_core::{OrganisationKind, TaxCode};
-use dinhdanh_store::{
-    NewOrganisation, OperatorRole, Organisation, OrganisationId, OrganisationUpdate,
-};
+use dinhdanh_store::{NewOrganisation, Organisation, OrganisationId, OrganisationUpdate};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::extract::{ApiJson, Operator, PathId};
+use crate::extract::{ApiJson, Authorized, PathId, Reader, Writer};
 use crate::problem::Problem;
 use crate::routes::rfc3339;
 
@@ -107,10 +105,9 @@ fn organisation_name(raw: &str) -> Result<String, Problem> {
         (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
 pub(crate) async fn create_organisation(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Writer>,
     ApiJson(request): ApiJson<CreateOrganisationRequest>,
 ) -> Result<(StatusCode, Json<OrganisationResponse>), Problem> {
-    operator.require(OperatorRole::RegistryWriter)?;
     let organisation = NewOrganisation {
         tax_code: request
             .tax_code
@@ -139,10 +136,9 @@ pub(crate) async fn create_organisation(
         (status = 404, description = "No such organisation", content_type = "application/problem+json")))]
 pub(crate) async fn read_organisation(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Reader>,
     PathId(id): PathId,
 ) -> Result<Json<OrganisationResponse>, Problem> {
-    operator.require(OperatorRole::RegistryReader)?;
     let organisation = state
         .store
         .find_organisation(OrganisationId::from(id))
@@ -168,10 +164,9 @@ pub(crate) struct TaxCodeQuery {
         (status = 422, description = "Not a tax code", content_type = "application/problem+json")))]
 pub(crate) async fn find_by_tax_code(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Reader>,
     query: Result<Query<TaxCodeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<OrganisationResponse>, Problem> {
-    operator.require(OperatorRole::RegistryReader)?;
     let Query(query) = query.map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -225,11 +220,10 @@ where
         (status = 422, description = "Invalid field, unknown parent or a cycle", content_type = "application/problem+json")))]
 pub(crate) async fn update_organisation(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Writer>,
     PathId(id): PathId,
     ApiJson(request): ApiJson<UpdateOrganisationRequest>,
 ) -> Result<Json<OrganisationResponse>, Problem> {
-    operator.require(OperatorRole::RegistryWriter)?;
     if request.name.is_none() && request.parent_id.is_none() {
         return Err(Problem::malformed_body(
             "give at least one of: name, parent_id",

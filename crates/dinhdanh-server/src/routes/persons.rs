@@ -12,15 +12,14 @@ use dinhdanh_core::{
     today_in_vietnam,
 };
 use dinhdanh_store::{
-    GuardianRelationship, Guardianship, NewPerson, OperatorRole, Person, PersonId, PersonUpdate,
-    PersonalData,
+    GuardianRelationship, Guardianship, NewPerson, Person, PersonId, PersonUpdate, PersonalData,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{ApiJson, Operator, PathId};
+use crate::extract::{ApiJson, Authorized, PathId, Reader, Writer};
 use crate::problem::Problem;
 use crate::routes::rfc3339;
 
@@ -125,10 +124,9 @@ fn eid_level(raw: u8) -> Result<EidLevel, Problem> {
         (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
 pub(crate) async fn create_person(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Writer>,
     ApiJson(request): ApiJson<CreatePersonRequest>,
 ) -> Result<(StatusCode, Json<PersonResponse>), Problem> {
-    operator.require(OperatorRole::RegistryWriter)?;
     let now = Timestamp::now();
     let personal = PersonalData::new(
         parse::<CitizenNumber>("citizen_number", &request.citizen_number)?,
@@ -161,10 +159,9 @@ pub(crate) async fn create_person(
         (status = 404, description = "No such person", content_type = "application/problem+json")))]
 pub(crate) async fn read_person(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Reader>,
     PathId(id): PathId,
 ) -> Result<Json<PersonResponse>, Problem> {
-    operator.require(OperatorRole::RegistryReader)?;
     let person = state
         .store
         .find_person(PersonId::from(id))
@@ -196,11 +193,10 @@ pub(crate) struct UpdatePersonRequest {
         (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
 pub(crate) async fn update_person(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Writer>,
     PathId(id): PathId,
     ApiJson(request): ApiJson<UpdatePersonRequest>,
 ) -> Result<Json<PersonResponse>, Problem> {
-    operator.require(OperatorRole::RegistryWriter)?;
     let update = PersonUpdate {
         status: request
             .status
@@ -237,10 +233,9 @@ pub(crate) struct LookupRequest {
         (status = 422, description = "Not a citizen number", content_type = "application/problem+json")))]
 pub(crate) async fn lookup_person(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Reader>,
     ApiJson(request): ApiJson<LookupRequest>,
 ) -> Result<Json<PersonResponse>, Problem> {
-    operator.require(OperatorRole::RegistryReader)?;
     let number = parse::<CitizenNumber>("citizen_number", &request.citizen_number)?;
     let person = state
         .store
@@ -329,11 +324,10 @@ fn check_guardianship(child: &Person, guardian: &Person, now: Timestamp) -> Resu
         (status = 422, description = "The link breaks a rule", content_type = "application/problem+json")))]
 pub(crate) async fn add_guardian(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Writer>,
     PathId(id): PathId,
     ApiJson(request): ApiJson<AddGuardianRequest>,
 ) -> Result<(StatusCode, Json<GuardianshipResponse>), Problem> {
-    operator.require(OperatorRole::RegistryWriter)?;
     let child = state
         .store
         .find_person(PersonId::from(id))
@@ -373,10 +367,9 @@ pub(crate) async fn add_guardian(
         (status = 404, description = "No such person", content_type = "application/problem+json")))]
 pub(crate) async fn list_guardians(
     State(state): State<AppState>,
-    operator: Operator,
+    _operator: Authorized<Reader>,
     PathId(id): PathId,
 ) -> Result<Json<Vec<GuardianshipResponse>>, Problem> {
-    operator.require(OperatorRole::RegistryReader)?;
     let id = PersonId::from(id);
     if state.store.find_person(id).await?.is_none() {
         return Err(Problem::not_found("person"));
