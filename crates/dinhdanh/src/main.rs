@@ -44,6 +44,18 @@ enum Command {
     /// Manage the data keys that seal personal fields.
     #[command(subcommand, name = "data-key")]
     DataKey(DataKeyCommand),
+    /// Manage the master key that wraps the data keys.
+    #[command(subcommand, name = "master-key")]
+    MasterKey(MasterKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Create the master key file (mode 0600) before a first start on PostgreSQL.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +120,15 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, env = "DINHDANH_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    /// Pooled database connections.
+    #[arg(long, env = "DINHDANH_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_connections: Option<u32>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "DINHDANH_BODY_LIMIT_BYTES", value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+    body_limit_bytes: Option<u64>,
+    /// Longest a request may take, in milliseconds.
+    #[arg(long, env = "DINHDANH_REQUEST_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    request_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +221,21 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&store.config()?).await?;
             let kid = store.rotate_field_key().await?;
             println!("new active field key: {kid}");
+            println!("running servers seal with it within 30 s; rows sealed before stay readable");
+            Ok(())
+        }
+        Command::MasterKey(MasterKeyCommand::Create { store }) => {
+            let config = store.config()?;
+            let path = config.master_key_file();
+            if path.exists() {
+                bail!("{} already exists; it is left as it is", path.display());
+            }
+            prepare_data_dir(&config)?;
+            MasterKey::load_or_create(&path)?;
+            println!(
+                "created {} (mode 0600): back it up apart from the database",
+                path.display()
+            );
             Ok(())
         }
     }
@@ -230,12 +266,26 @@ fn prepare_data_dir(config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// The master key: `DINHDANH_MASTER_KEY`, else the key file. The file is created on first
+/// start only for a SQLite store, whose data lives beside it; a PostgreSQL store's key must
+/// exist beforehand (`dinhdanh master-key create`), so that no node silently creates the only
+/// key to a shared database on a disk that may not outlive it.
 fn master_key(config: &Config) -> Result<MasterKey> {
-    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+    if let Some(value) = std::env::var_os(MASTER_KEY_ENV) {
+        let text = value
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{MASTER_KEY_ENV} is not valid UTF-8"))?;
         return MasterKey::from_base64(&text)
             .with_context(|| format!("{MASTER_KEY_ENV} is invalid"));
     }
     let path = config.master_key_file();
+    let backend = dinhdanh_store::Backend::from_url(&config.database_url())?;
+    if backend != dinhdanh_store::Backend::Sqlite && !path.exists() {
+        bail!(
+            "no master key: set {MASTER_KEY_ENV}, or create {} with `dinhdanh master-key create` and back it up",
+            path.display()
+        );
+    }
     let (key, created) = MasterKey::load_or_create(&path)?;
     if created {
         eprintln!(
@@ -284,6 +334,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(format) = args.log_format {
         config.log_format = format;
+    }
+    if let Some(max) = args.max_connections {
+        config.max_connections = max;
+    }
+    if let Some(limit) = args.body_limit_bytes {
+        config.http.body_limit_bytes = usize::try_from(limit)?;
+    }
+    if let Some(timeout) = args.request_timeout_ms {
+        config.http.request_timeout_ms = timeout;
     }
     init_logging(config.log_format);
     let store = open_store(&config).await?;
@@ -409,6 +468,9 @@ async fn tokens(command: TokensCommand) -> Result<()> {
     Ok(())
 }
 
+/// The label of the admin token `demo` prints.
+const DEMO_TOKEN_LABEL: &str = "demo";
+
 async fn demo(args: DemoArgs) -> Result<()> {
     init_logging(LogFormat::Text);
     let config = Config {
@@ -432,7 +494,13 @@ async fn demo(args: DemoArgs) -> Result<()> {
             report.elapsed.as_secs_f64()
         );
     }
-    let token = create_token(&store, OperatorRole::Admin, "demo", None).await?;
+    // One demo token at a time: the ones printed by earlier starts stop working.
+    for old in store.list_operator_tokens().await? {
+        if old.label == DEMO_TOKEN_LABEL && old.revoked_at.is_none() {
+            store.revoke_operator_token(old.id).await?;
+        }
+    }
+    let token = create_token(&store, OperatorRole::Admin, DEMO_TOKEN_LABEL, None).await?;
     let token_file = args.data_dir.join("demo-operator.token");
     write_private(&token_file, token.reveal())?;
 

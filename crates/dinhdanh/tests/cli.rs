@@ -128,6 +128,14 @@ async fn demo_serves_the_registry_with_the_printed_token() {
     let demo = start_demo(&data_dir, 500);
     let second = self::token(&data_dir);
     assert_ne!(second, token);
+    // The token of the first start no longer works.
+    let stale = client
+        .get(format!("{}/v1/persons/{id}", demo.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
     let again = client
         .post(format!("{}/v1/persons/lookup", demo.base))
         .bearer_auth(&second)
@@ -167,6 +175,19 @@ fn bad_invocations_fail_with_one_clear_line() {
 
     let err = run_fails(&["serve", "--config", "/nonexistent/dinhdanh.toml"], data);
     assert!(err.contains("cannot read config file"), "{err}");
+
+    // A PostgreSQL store never gets a master key made up on the spot.
+    let err = run_fails(
+        &[
+            "tokens",
+            "list",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ],
+        data,
+    );
+    assert!(err.contains("no master key"), "{err}");
+    assert!(!data.join("master.key").exists());
 }
 
 #[test]
