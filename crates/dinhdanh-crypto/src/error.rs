@@ -43,4 +43,21 @@ pub enum CryptoError {
     /// The operating system's random number generator failed.
     #[error("the random number generator failed")]
     Random,
+    /// A signature did not verify: it has the wrong length for its algorithm, does not decode,
+    /// or was not made over this message by the private key of this public key.
+    #[error("signature verification failed")]
+    BadSignature,
+    /// Key material given to this crate has the wrong length for its algorithm or fails the
+    /// algorithm's own validity checks (a P-256 point off the curve, a scalar out of range, an
+    /// ML-KEM key that fails the FIPS 203 §7.2 / §7.3 input checks).
+    #[error("key material is invalid for this algorithm")]
+    InvalidKey,
+    /// A KEM ciphertext has the wrong length for its algorithm (FIPS 203 §7.3, ciphertext type
+    /// check). A ciphertext of the right length always decapsulates (implicit rejection).
+    #[error("KEM ciphertext has the wrong length")]
+    InvalidCiphertext,
+    /// The cryptographic library failed on input that it should have accepted: an internal
+    /// fault, not a caller mistake.
+    #[error("the cryptographic library failed")]
+    Internal,
 }

@@ -2,12 +2,17 @@
 
 mod error;
 mod field;
+pub mod jose;
+mod kem;
 mod master;
+mod sign;
 mod token;
 
 pub use error::CryptoError;
 pub use field::{BlindIndexKey, DataKeyMaterial, FieldCipher, KeyId, KeyPurpose};
+pub use kem::{KemDecapsulationKey, KemEncapsulationKey};
 pub use master::{MASTER_KEY_ENV, MasterKey};
+pub use sign::{SignatureAlgorithm, SigningKey, VerifyingKey};
 pub use token::{ApiToken, TokenHash, constant_time_eq};
 
 /// Fills `buf` from the operating system's CSPRNG through aws-lc-rs.
