@@ -60,4 +60,44 @@ pub enum CryptoError {
     /// fault, not a caller mistake.
     #[error("the cryptographic library failed")]
     Internal,
+    /// A hybrid public key, private key or sealed message starts with a format version that
+    /// this build does not know (see [`crate::HybridFormat`]). The version byte is given; it
+    /// is not secret.
+    #[error("unknown format version {version} of a hybrid {format}")]
+    UnknownFormatVersion {
+        /// What was being read.
+        format: crate::HybridFormat,
+        /// The version byte found.
+        version: u8,
+    },
+    /// A hybrid public or private key has the wrong length for its format version.
+    #[error("a hybrid {format} must be {expected} bytes, not {actual}")]
+    WrongLength {
+        /// What was being read.
+        format: crate::HybridFormat,
+        /// The length its version requires.
+        expected: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// A hybrid-sealed message is shorter than its header and authentication tag, so it
+    /// cannot be a sealed message at all (cut off, or not a sealed message).
+    #[error("a hybrid-sealed message must be at least {minimum} bytes, not {actual}")]
+    SealedTooShort {
+        /// The shortest possible sealed message (empty plaintext).
+        minimum: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// A hybrid-sealed message did not open: it was altered (or cut or extended), it was
+    /// sealed to another recipient's public key, or it was sealed with other associated data.
+    /// These cases cannot be told apart, by design.
+    #[error(
+        "hybrid-sealed message failed to open (altered, another recipient, or other associated data)"
+    )]
+    HybridOpenFailed,
+    /// Text given as a hybrid public key is not `ddpk1.` followed by the key in canonical,
+    /// unpadded base64url.
+    #[error("not a hybrid public key in text form (expected `ddpk1.` and unpadded base64url)")]
+    PublicKeyText,
 }

@@ -2,6 +2,7 @@
 
 mod error;
 mod field;
+mod hybrid;
 pub mod jose;
 mod kem;
 mod master;
@@ -10,6 +11,7 @@ mod token;
 
 pub use error::CryptoError;
 pub use field::{BlindIndexKey, DataKeyMaterial, FieldCipher, KeyId, KeyPurpose};
+pub use hybrid::{HybridFormat, HybridPublicKey, HybridRecipientKey};
 pub use kem::{KemDecapsulationKey, KemEncapsulationKey};
 pub use master::{MASTER_KEY_ENV, MasterKey};
 pub use sign::{SignatureAlgorithm, SigningKey, VerifyingKey};
