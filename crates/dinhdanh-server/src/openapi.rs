@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{organisations, persons, system};
+use crate::routes::{keys, organisations, persons, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use crate::routes::{organisations, persons, system};
         system::readyz,
         system::metrics,
         system::openapi,
+        keys::jwks,
         persons::create_person,
         persons::read_person,
         persons::update_person,
@@ -34,6 +35,7 @@ use crate::routes::{organisations, persons, system};
     modifiers(&OperatorAuth, &CommonProblems),
     tags(
         (name = "system", description = "Health, readiness, metrics"),
+        (name = "keys", description = "Public signing keys"),
         (name = "persons", description = "The registry of people"),
         (name = "organisations", description = "The registry of organisations"),
     )

@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dinhdanh_core::{CitizenNumber, TaxCode};
-use dinhdanh_crypto::{KeyId, MasterKey, TokenHash};
+use dinhdanh_crypto::{KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
 
 pub use error::StoreError;
 pub use model::{
     GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson, OperatorRole,
     OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
-    PersonId, PersonRuleError, PersonUpdate, PersonalData, UnknownRole,
+    PersonId, PersonRuleError, PersonUpdate, PersonalData, SigningKeyRecord, SigningKeyState,
+    UnknownRole,
 };
 pub use sql::PreparedPersons;
 
@@ -189,4 +190,29 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Creates a new field data key and makes it the active one; earlier keys stay readable.
     async fn rotate_field_key(&self) -> Result<KeyId, StoreError>;
+
+    /// Stores a signing key in `state` (`next` or `active`), its private part sealed. A second
+    /// `active` or `next` key of one algorithm is `Conflict`.
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKey,
+        state: SigningKeyState,
+    ) -> Result<SigningKeyRecord, StoreError>;
+
+    /// Every signing key, newest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// The active key of an algorithm, with its private part.
+    async fn find_active_signing_key(
+        &self,
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Option<(SigningKeyRecord, SigningKey)>, StoreError>;
+
+    /// Moves the keys of an algorithm one step, in one transaction: `retiring` → `retired`,
+    /// `active` → `retiring`, `next` → `active`. Without a `next` key it is
+    /// `NotFound("next signing key")` and nothing changes.
+    async fn rotate_signing_keys(
+        &self,
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError>;
 }

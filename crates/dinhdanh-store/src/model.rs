@@ -330,3 +330,74 @@ impl OperatorToken {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
     }
 }
+
+/// Where a signing key is in its life: `next` (published, not yet signing), `active` (signs),
+/// `retiring` (published so that what it signed still verifies, no longer signs), `retired`
+/// (neither).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningKeyState {
+    /// Published ahead of use, so that caches hold it before it signs.
+    Next,
+    /// Signs new tokens.
+    Active,
+    /// No longer signs; still published.
+    Retiring,
+    /// Neither signs nor is published.
+    Retired,
+}
+
+impl SigningKeyState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningKeyState::Next => "next",
+            SigningKeyState::Active => "active",
+            SigningKeyState::Retiring => "retiring",
+            SigningKeyState::Retired => "retired",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "next" => Some(SigningKeyState::Next),
+            "active" => Some(SigningKeyState::Active),
+            "retiring" => Some(SigningKeyState::Retiring),
+            "retired" => Some(SigningKeyState::Retired),
+            _ => None,
+        }
+    }
+
+    /// Whether the key appears in the JWKS.
+    pub fn is_published(self) -> bool {
+        !matches!(self, SigningKeyState::Retired)
+    }
+}
+
+impl fmt::Display for SigningKeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored signing key, without its private part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id, as published in the JWKS and token headers.
+    pub kid: String,
+    /// The algorithm the key is pinned to.
+    pub algorithm: dinhdanh_crypto::SignatureAlgorithm,
+    /// Life-cycle state.
+    pub state: SigningKeyState,
+    /// The public key bytes.
+    pub public_key: Vec<u8>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Became active.
+    pub activated_at: Option<Timestamp>,
+    /// Started retiring.
+    pub retiring_at: Option<Timestamp>,
+    /// Retired.
+    pub retired_at: Option<Timestamp>,
+}

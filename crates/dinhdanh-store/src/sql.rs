@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dinhdanh_core::{CitizenNumber, EidLevel, OrganisationKind, PersonStatus, TaxCode};
-use dinhdanh_crypto::{CryptoError, KeyId, MasterKey, TokenHash};
+use dinhdanh_crypto::{CryptoError, KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -20,7 +20,7 @@ use crate::keys::Keyring;
 use crate::model::{
     GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
     OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
-    PersonId, PersonUpdate, PersonalData,
+    PersonId, PersonUpdate, PersonalData, SigningKeyRecord, SigningKeyState,
 };
 use crate::{Backend, RegistryStore, StoreError, StoreOptions};
 
@@ -36,6 +36,12 @@ const INSERT_CHUNK: usize = 1_000;
 const PERSON_COLUMNS: &str = "id, personal, status, eid_level, created_at, updated_at";
 const ORGANISATION_COLUMNS: &str = "id, tax_code, name, kind, parent_id, created_at, updated_at";
 const TOKEN_COLUMNS: &str = "id, role, label, created_at, expires_at, revoked_at";
+const SIGNING_KEY_COLUMNS: &str =
+    "kid, algorithm, state, public_key, created_at, activated_at, retiring_at, retired_at";
+
+fn signing_key_aad(kid: &str) -> Vec<u8> {
+    format!("dinhdanh signing key v1\0{kid}").into_bytes()
+}
 
 /// The current time in microseconds since the epoch, as stored.
 pub(crate) fn now_micros() -> i64 {
@@ -215,22 +221,30 @@ impl SqlStore {
         })
     }
 
-    /// Opens a person row, reloading the keys once if it was sealed under a key created on
+    /// Opens a sealed value, reloading the keys once if it was sealed under a key created on
     /// another node after this one loaded its keys.
+    async fn open_field(
+        &self,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        match self.keys.field().open(aad, sealed) {
+            Err(CryptoError::UnknownKey) => {
+                self.keys.reload(&self.pool).await?;
+                Ok(self.keys.field().open(aad, sealed)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Opens a person row.
     async fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
         let id: PersonId = row
             .try_get::<String, _>(0)?
             .parse()
             .map_err(|_| StoreError::Corrupt("persons.id"))?;
         let sealed: Vec<u8> = row.try_get(1)?;
-        let aad = person_aad(id);
-        let plain = match self.keys.field().open(&aad, &sealed) {
-            Err(CryptoError::UnknownKey) => {
-                self.keys.reload(&self.pool).await?;
-                self.keys.field().open(&aad, &sealed)?
-            }
-            other => other?,
-        };
+        let plain = self.open_field(&person_aad(id), &sealed).await?;
         let personal: PersonalData =
             serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("persons.personal"))?;
         let status = PersonStatus::from_str(&row.try_get::<String, _>(2)?)
@@ -316,6 +330,23 @@ fn token_from_row(row: &AnyRow) -> Result<OperatorToken, StoreError> {
         created_at: timestamp(row.try_get(3)?, "operator_tokens.created_at")?,
         expires_at: optional_time(row.try_get(4)?, "operator_tokens.expires_at")?,
         revoked_at: optional_time(row.try_get(5)?, "operator_tokens.revoked_at")?,
+    })
+}
+
+fn signing_key_from_row(row: &AnyRow) -> Result<SigningKeyRecord, StoreError> {
+    let optional_time =
+        |value: Option<i64>, column| value.map(|v| timestamp(v, column)).transpose();
+    Ok(SigningKeyRecord {
+        kid: row.try_get(0)?,
+        algorithm: SignatureAlgorithm::from_jose_name(&row.try_get::<String, _>(1)?)
+            .ok_or(StoreError::Corrupt("signing_keys.algorithm"))?,
+        state: SigningKeyState::parse(&row.try_get::<String, _>(2)?)
+            .ok_or(StoreError::Corrupt("signing_keys.state"))?,
+        public_key: row.try_get(3)?,
+        created_at: timestamp(row.try_get(4)?, "signing_keys.created_at")?,
+        activated_at: optional_time(row.try_get(5)?, "signing_keys.activated_at")?,
+        retiring_at: optional_time(row.try_get(6)?, "signing_keys.retiring_at")?,
+        retired_at: optional_time(row.try_get(7)?, "signing_keys.retired_at")?,
     })
 }
 
@@ -709,6 +740,135 @@ impl RegistryStore for SqlStore {
 
     async fn rotate_field_key(&self) -> Result<KeyId, StoreError> {
         self.keys.rotate_field(&self.pool).await
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKey,
+        state: SigningKeyState,
+    ) -> Result<SigningKeyRecord, StoreError> {
+        let kid = uuid::Uuid::now_v7().to_string();
+        let sealed = self
+            .keys
+            .field()
+            .seal(&signing_key_aad(&kid), &key.private_bytes())?;
+        let at = now_micros();
+        let activated = (state == SigningKeyState::Active).then_some(at);
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, state, public_key, private_key, \
+             created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(kid.as_str())
+        .bind(key.algorithm().jose_name())
+        .bind(state.as_str())
+        .bind(key.verifying_key().as_bytes().to_vec())
+        .bind(sealed)
+        .bind(at)
+        .bind(activated)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "signing key in this state", "signing key"))?;
+        Ok(SigningKeyRecord {
+            kid,
+            algorithm: key.algorithm(),
+            state,
+            public_key: key.verifying_key().as_bytes().to_vec(),
+            created_at: timestamp(at, "signing_keys.created_at")?,
+            activated_at: activated
+                .map(|at| timestamp(at, "signing_keys.activated_at"))
+                .transpose()?,
+            retiring_at: None,
+            retired_at: None,
+        })
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC"
+        );
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(signing_key_from_row)
+            .collect()
+    }
+
+    async fn find_active_signing_key(
+        &self,
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Option<(SigningKeyRecord, SigningKey)>, StoreError> {
+        let sql = format!(
+            "SELECT {SIGNING_KEY_COLUMNS}, private_key FROM signing_keys \
+             WHERE algorithm = $1 AND state = 'active'"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(algorithm.jose_name())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = signing_key_from_row(&row)?;
+        let sealed: Vec<u8> = row.try_get(8)?;
+        let private = self
+            .open_field(&signing_key_aad(&record.kid), &sealed)
+            .await?;
+        let key = SigningKey::from_private_bytes(algorithm, &private)
+            .map_err(|_| StoreError::Corrupt("signing_keys.private_key"))?;
+        if key.verifying_key().as_bytes() != record.public_key.as_slice() {
+            return Err(StoreError::Corrupt("signing_keys.public_key"));
+        }
+        Ok(Some((record, key)))
+    }
+
+    async fn rotate_signing_keys(
+        &self,
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let alg = algorithm.jose_name();
+        let at = now_micros();
+        let mut tx = self.pool.begin().await?;
+        let has_next =
+            sqlx::query("SELECT kid FROM signing_keys WHERE algorithm = $1 AND state = 'next'")
+                .bind(alg)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if !has_next {
+            return Err(StoreError::NotFound("next signing key"));
+        }
+        // In this order, so that at no point two keys of one algorithm are active.
+        for (from, to, column) in [
+            ("retiring", "retired", "retired_at"),
+            ("active", "retiring", "retiring_at"),
+            ("next", "active", "activated_at"),
+        ] {
+            let sql = format!(
+                "UPDATE signing_keys SET state = $1, {column} = $2 \
+                 WHERE algorithm = $3 AND state = $4"
+            );
+            sqlx::query(&sql)
+                .bind(to)
+                .bind(at)
+                .bind(alg)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sql = format!(
+            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys WHERE algorithm = $1 \
+             ORDER BY created_at DESC, kid DESC"
+        );
+        let keys = sqlx::query(&sql)
+            .bind(alg)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(signing_key_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        Ok(keys)
     }
 }
 

@@ -142,6 +142,7 @@ impl TestDb {
             ("persons", "personal"),
             ("persons", "citizen_index"),
             ("data_keys", "wrapped"),
+            ("signing_keys", "private_key"),
         ] {
             let sql = format!("SELECT {column} FROM {table}");
             for value in sqlx::query_scalar::<_, Vec<u8>>(&sql)
@@ -209,6 +210,7 @@ contract!(
     wrong_master_key_is_refused,
     personal_fields_never_stored_in_clear,
     concurrent_opens_agree_on_keys,
+    signing_keys_move_through_their_life_cycle,
 );
 
 fn today() -> jiff::civil::Date {
@@ -707,4 +709,79 @@ fn database_name_is_replaced_in_urls() {
         "postgres://root@localhost/x?sslmode=disable"
     );
     assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+}
+
+async fn signing_keys_move_through_their_life_cycle(db: &TestDb) {
+    use dinhdanh_crypto::{SignatureAlgorithm, SigningKey};
+    use dinhdanh_store::SigningKeyState::{Active, Next, Retired, Retiring};
+    let store = &db.store;
+    let alg = SignatureAlgorithm::MlDsa65;
+    let first = SigningKey::generate(alg).unwrap();
+    let a = store.insert_signing_key(&first, Active).await.unwrap();
+    assert!(a.activated_at.is_some());
+    // One active key per algorithm; another algorithm may have its own.
+    let err = store
+        .insert_signing_key(&SigningKey::generate(alg).unwrap(), Active)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    store
+        .insert_signing_key(
+            &SigningKey::generate(SignatureAlgorithm::Ed25519).unwrap(),
+            Active,
+        )
+        .await
+        .unwrap();
+    // The active key comes back with a private part that signs for its public key.
+    let (record, key) = store.find_active_signing_key(alg).await.unwrap().unwrap();
+    assert_eq!(record.kid, a.kid);
+    let signature = key.sign(b"checkpoint").unwrap();
+    first
+        .verifying_key()
+        .verify(b"checkpoint", &signature)
+        .unwrap();
+    // Without a next key, rotation changes nothing.
+    let err = store.rotate_signing_keys(alg).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    let b = store
+        .insert_signing_key(&SigningKey::generate(alg).unwrap(), Next)
+        .await
+        .unwrap();
+    let states = |keys: &[dinhdanh_store::SigningKeyRecord]| {
+        keys.iter()
+            .filter(|k| k.algorithm == alg)
+            .map(|k| (k.kid.clone(), k.state))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let after = store.rotate_signing_keys(alg).await.unwrap();
+    assert_eq!(states(&after)[&a.kid], Retiring);
+    assert_eq!(states(&after)[&b.kid], Active);
+    let c = store
+        .insert_signing_key(&SigningKey::generate(alg).unwrap(), Next)
+        .await
+        .unwrap();
+    store.rotate_signing_keys(alg).await.unwrap();
+    let all = store.list_signing_keys().await.unwrap();
+    let now = states(&all);
+    assert_eq!(
+        (now[&a.kid], now[&b.kid], now[&c.kid]),
+        (Retired, Retiring, Active)
+    );
+    let retired = all.iter().find(|k| k.kid == a.kid).unwrap();
+    assert!(retired.retiring_at.is_some() && retired.retired_at.is_some());
+    assert_eq!(
+        store
+            .find_active_signing_key(alg)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .kid,
+        c.kid
+    );
+    // The private key is sealed: its bytes are nowhere in the database.
+    let dump = db.raw_dump().await;
+    let private = first.private_bytes();
+    assert!(!dump.windows(private.len()).any(|w| w == private.as_slice()));
 }

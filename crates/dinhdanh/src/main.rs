@@ -12,10 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use dinhdanh::config::{Config, LogFormat, sqlite_url};
 use dinhdanh::seed;
 use dinhdanh_core::today_in_vietnam;
-use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey};
+use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_server::AppState;
 use dinhdanh_store::{
-    NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, StoreOptions,
+    NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyState, StoreError,
+    StoreOptions,
 };
 use dinhdanh_synth::PopulationSpec;
 use jiff::{SignedDuration, Timestamp};
@@ -44,9 +45,49 @@ enum Command {
     /// Manage the data keys that seal personal fields.
     #[command(subcommand, name = "data-key")]
     DataKey(DataKeyCommand),
+    /// Manage the signing keys of tokens, events and log checkpoints.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Manage the master key that wraps the data keys.
     #[command(subcommand, name = "master-key")]
     MasterKey(MasterKeyCommand),
+}
+
+/// A signature algorithm by its JOSE name.
+fn signature_algorithm(name: &str) -> Result<SignatureAlgorithm, String> {
+    SignatureAlgorithm::from_jose_name(name).ok_or_else(|| {
+        let names: Vec<_> = SignatureAlgorithm::ALL
+            .iter()
+            .map(|alg| alg.jose_name())
+            .collect();
+        format!("expected one of: {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a signing key: active if the algorithm has none, otherwise next.
+    Generate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// ML-DSA-44, ML-DSA-65, ML-DSA-87, EdDSA or ES256.
+        #[arg(long, default_value = "ML-DSA-65", value_parser = signature_algorithm)]
+        alg: SignatureAlgorithm,
+    },
+    /// Rotate an algorithm's keys: retiring → retired, active → retiring, next → active, and
+    /// a new next key.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The algorithm whose keys rotate.
+        #[arg(long, default_value = "ML-DSA-65", value_parser = signature_algorithm)]
+        alg: SignatureAlgorithm,
+    },
+    /// List signing keys (public parts and states only).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +258,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Tokens(command) => tokens(command).await,
+        Command::Keys(command) => keys(command).await,
         Command::DataKey(DataKeyCommand::Rotate { store }) => {
             let store = open_store(&store.config()?).await?;
             let kid = store.rotate_field_key().await?;
@@ -472,6 +514,82 @@ async fn tokens(command: TokensCommand) -> Result<()> {
 /// The label of the admin token `demo` prints.
 const DEMO_TOKEN_LABEL: &str = "demo";
 
+async fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate { store, alg } => {
+            let store = open_store(&store.config()?).await?;
+            let state = if store.find_active_signing_key(alg).await?.is_some() {
+                SigningKeyState::Next
+            } else {
+                SigningKeyState::Active
+            };
+            let record = store
+                .insert_signing_key(&SigningKey::generate(alg)?, state)
+                .await
+                .map_err(|err| match err {
+                    StoreError::Conflict(_) => {
+                        anyhow::anyhow!("{} already has a next key; rotate first", alg.jose_name())
+                    }
+                    other => other.into(),
+                })?;
+            println!("{} {} key {}", record.state, alg.jose_name(), record.kid);
+        }
+        KeysCommand::Rotate { store, alg } => {
+            let store = open_store(&store.config()?).await?;
+            if store.find_active_signing_key(alg).await?.is_none() {
+                bail!(
+                    "{} has no active key: run `dinhdanh keys generate --alg {}` first",
+                    alg.jose_name(),
+                    alg.jose_name()
+                );
+            }
+            let has_next = store
+                .list_signing_keys()
+                .await?
+                .iter()
+                .any(|k| k.algorithm == alg && k.state == SigningKeyState::Next);
+            if !has_next {
+                store
+                    .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Next)
+                    .await?;
+            }
+            store.rotate_signing_keys(alg).await?;
+            store
+                .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Next)
+                .await?;
+            for key in store.list_signing_keys().await? {
+                if key.algorithm == alg && key.state.is_published() {
+                    println!("{:<8}  {}", key.state.as_str(), key.kid);
+                }
+            }
+        }
+        KeysCommand::List { store } => {
+            let store = open_store(&store.config()?).await?;
+            println!(
+                "{:<36}  {:<9}  {:<8}  {:<20}  activated",
+                "kid", "alg", "state", "created"
+            );
+            let time = |t: Option<Timestamp>| {
+                t.map_or_else(
+                    || "-".to_owned(),
+                    |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                )
+            };
+            for key in store.list_signing_keys().await? {
+                println!(
+                    "{:<36}  {:<9}  {:<8}  {:<20}  {}",
+                    key.kid,
+                    key.algorithm.jose_name(),
+                    key.state.as_str(),
+                    time(Some(key.created_at)),
+                    time(key.activated_at)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn demo(args: DemoArgs) -> Result<()> {
     init_logging(LogFormat::Text);
     let config = Config {
@@ -494,6 +612,17 @@ async fn demo(args: DemoArgs) -> Result<()> {
             report.organisations,
             report.elapsed.as_secs_f64()
         );
+    }
+    // Signing keys for the demo: an active ML-DSA-65 key and the next one, published in the
+    // JWKS from the first start.
+    let alg = SignatureAlgorithm::MlDsa65;
+    if store.find_active_signing_key(alg).await?.is_none() {
+        store
+            .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Active)
+            .await?;
+        store
+            .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Next)
+            .await?;
     }
     // One demo token at a time: the ones printed by earlier starts stop working.
     for old in store.list_operator_tokens().await? {
@@ -521,7 +650,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     println!("  saved to:               {token_path}");
     println!();
     println!("  health:   {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics");
-    println!("  OpenAPI:  {base}/openapi.json");
+    println!("  OpenAPI:  {base}/openapi.json   signing keys: {base}/.well-known/jwks.json");
     println!();
     println!("try:");
     println!("  TOKEN=$(cat {token_path})");

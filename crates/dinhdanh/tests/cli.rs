@@ -122,6 +122,21 @@ async fn demo_serves_the_registry_with_the_printed_token() {
         .await
         .unwrap();
     assert_eq!(ready["backend"], "sqlite");
+    // The demo publishes its ML-DSA-65 signing keys: active and next.
+    let jwks: serde_json::Value = client
+        .get(format!("{}/.well-known/jwks.json", demo.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .all(|k| k["kty"] == "AKP" && k["alg"] == "ML-DSA-65")
+    );
     drop(demo);
 
     // A second start keeps the data, seeds nothing new, and issues a fresh working token.
@@ -247,6 +262,36 @@ fn tokens_and_seed_commands_work_and_reseeding_is_refused() {
     assert!(ok);
     let (_, list, _) = run(&["tokens", "list"]);
     assert!(list.contains("revoked"), "{list}");
+    // Signing keys: generate (active, then next), rotate, list.
+    let (ok, out, _) = run(&["keys", "generate", "--alg", "EdDSA"]);
+    assert!(ok && out.starts_with("active EdDSA key"), "{out}");
+    let (ok, out, _) = run(&["keys", "generate", "--alg", "EdDSA"]);
+    assert!(ok && out.starts_with("next EdDSA key"), "{out}");
+    let (ok, _, err) = run(&["keys", "generate", "--alg", "EdDSA"]);
+    assert!(!ok && err.contains("already has a next key"), "{err}");
+    let (ok, out, _) = run(&["keys", "rotate", "--alg", "EdDSA"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("retiring")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("active")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("next")).count(),
+        1,
+        "{out}"
+    );
+    let (ok, _, err) = run(&["keys", "rotate", "--alg", "ES256"]);
+    assert!(!ok && err.contains("no active key"), "{err}");
+    let (ok, _, err) = run(&["keys", "generate", "--alg", "RS256"]);
+    assert!(!ok && err.contains("ML-DSA-65"), "{err}");
+    let (ok, list, _) = run(&["keys", "list"]);
+    assert!(ok && list.lines().count() == 4, "{list}");
     let (ok, out, _) = run(&["data-key", "rotate"]);
     assert!(ok, "{out}");
     let (ok, out, _) = run(&["migrate"]);

@@ -5,6 +5,7 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) mod home;
+pub(crate) mod keys;
 pub(crate) mod organisations;
 pub(crate) mod persons;
 pub(crate) mod system;
@@ -14,6 +15,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(home::router())
         .merge(system::router())
+        .merge(keys::router())
         .merge(persons::router())
         .merge(organisations::router())
 }
