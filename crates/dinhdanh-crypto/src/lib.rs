@@ -17,6 +17,13 @@ pub use master::{MASTER_KEY_ENV, MasterKey};
 pub use sign::{SignatureAlgorithm, SigningKey, VerifyingKey};
 pub use token::{ApiToken, TokenHash, constant_time_eq};
 
+/// SHA-256 of `bytes`, for fingerprints (of a certificate, say).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref());
+    out
+}
+
 /// Fills `buf` from the operating system's CSPRNG through aws-lc-rs.
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
     aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random)

@@ -5,6 +5,7 @@ mod metrics;
 mod openapi;
 mod problem;
 mod routes;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tower_http::trace::TraceLayer;
 pub use metrics::Metrics;
 pub use openapi::openapi_document;
 pub use problem::{PROBLEM_BASE, Problem};
+pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
 
 /// Limits and behaviour of the HTTP server.
 #[derive(Clone, Debug, Serialize, Deserialize)]

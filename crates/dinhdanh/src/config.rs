@@ -27,6 +27,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// HTTP limits.
     pub http: HttpConfig,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (only behind a proxy that terminates TLS). Default false.
+    pub plain_http: bool,
 }
 
 /// How log lines are written.
@@ -50,6 +56,9 @@ impl Default for Config {
             max_connections: 8,
             log_format: LogFormat::Json,
             http: HttpConfig::default(),
+            tls_cert: None,
+            tls_key: None,
+            plain_http: false,
         }
     }
 }

@@ -13,7 +13,7 @@ use dinhdanh::config::{Config, LogFormat, sqlite_url};
 use dinhdanh::seed;
 use dinhdanh_core::today_in_vietnam;
 use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
-use dinhdanh_server::AppState;
+use dinhdanh_server::{AppState, TlsIdentity};
 use dinhdanh_store::{
     NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyState, StoreError,
     StoreOptions,
@@ -113,6 +113,9 @@ struct DemoArgs {
     /// Seed of the synthetic population.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Serve plain HTTP instead of TLS with the demo's self-signed certificate.
+    #[arg(long)]
+    plain_http: bool,
 }
 
 /// Where the store is and how to open it.
@@ -170,6 +173,15 @@ struct ServeArgs {
     /// Longest a request may take, in milliseconds.
     #[arg(long, env = "DINHDANH_REQUEST_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(100..=600_000))]
     request_timeout_ms: Option<u64>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, env = "DINHDANH_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "DINHDANH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP: only behind a proxy that terminates TLS.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    plain_http: bool,
 }
 
 #[derive(Debug, Args)]
@@ -387,16 +399,73 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(timeout) = args.request_timeout_ms {
         config.http.request_timeout_ms = timeout;
     }
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert;
+        config.tls_key = args.tls_key;
+        config.plain_http = false;
+    }
+    if args.plain_http {
+        config.plain_http = true;
+    }
+    // Refuse a missing certificate before anything is opened or created.
+    let tls = if config.plain_http {
+        None
+    } else {
+        let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+            bail!(
+                "serve needs --tls-cert and --tls-key, or --plain-http behind a proxy that terminates TLS"
+            );
+        };
+        Some(TlsIdentity::from_pem_files(cert, key)?.server_config()?)
+    };
     init_logging(config.log_format);
     let store = open_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, backend = store.backend().as_str(), "serving");
+    tracing::info!(%address, backend = store.backend().as_str(), tls = tls.is_some(), "serving");
     let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
-    dinhdanh_server::serve(listener, app, shutdown_signal()).await?;
+    run_server(listener, app, tls).await
+}
+
+/// Serves over TLS when a configuration is given, plain HTTP otherwise.
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<()> {
+    match tls {
+        Some(config) => {
+            dinhdanh_server::serve_tls(listener, app, config, shutdown_signal()).await?
+        }
+        None => dinhdanh_server::serve(listener, app, shutdown_signal()).await?,
+    }
     Ok(())
+}
+
+/// The demo's TLS identity: a self-signed certificate for localhost and 127.0.0.1, made on the
+/// first start and kept in the data directory (key mode 0600).
+fn demo_tls(data_dir: &Path) -> Result<(TlsIdentity, PathBuf)> {
+    let cert = data_dir.join("tls-cert.pem");
+    let key = data_dir.join("tls-key.pem");
+    if !cert.exists() || !key.exists() {
+        let (cert_pem, key_pem) =
+            dinhdanh_server::self_signed_pem(&["localhost", "127.0.0.1", "::1"])?;
+        write_private(&key, &key_pem)?;
+        std::fs::write(&cert, cert_pem)
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+    }
+    Ok((TlsIdentity::from_pem_files(&cert, &key)?, cert))
+}
+
+/// `AB:CD:…`: the SHA-256 fingerprint of a DER certificate, as browsers show it.
+fn fingerprint(der: &[u8]) -> String {
+    dinhdanh_crypto::sha256(der)
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn population_spec(people: usize, seed: u64) -> PopulationSpec {
@@ -634,17 +703,34 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let token_file = args.data_dir.join("demo-operator.token");
     write_private(&token_file, token.reveal())?;
 
+    let tls = if args.plain_http {
+        None
+    } else {
+        Some(demo_tls(&args.data_dir)?)
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let base = format!("http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{address}");
     let token_path = token_file.display();
     println!(
         "dinhdanh demo: synthetic data only, stored in {}",
         args.data_dir.display()
     );
     println!("listening on {base}");
+    let curl = match &tls {
+        Some((identity, cert)) => {
+            println!(
+                "  TLS: self-signed certificate {} (X25519MLKEM768 key exchange preferred)",
+                cert.display()
+            );
+            println!("  SHA-256 fingerprint: {}", fingerprint(identity.leaf()));
+            format!("curl -s --cacert {}", cert.display())
+        }
+        None => "curl -s".to_owned(),
+    };
     println!();
     println!("  operator token (admin): {}", token.reveal());
     println!("  saved to:               {token_path}");
@@ -655,15 +741,16 @@ async fn demo(args: DemoArgs) -> Result<()> {
     println!("try:");
     println!("  TOKEN=$(cat {token_path})");
     println!(
-        "  curl -s -X POST {base}/v1/persons -H \"Authorization: Bearer $TOKEN\" \\\n       -H 'content-type: application/json' \\\n       -d '{{\"citizen_number\":\"079305000123\",\"name\":\"Trần Thị Mai\",\"birth_date\":\"2005-08-15\",\"sex\":\"female\"}}'"
+        "  {curl} -X POST {base}/v1/persons -H \"Authorization: Bearer $TOKEN\" \\\n       -H 'content-type: application/json' \\\n       -d '{{\"citizen_number\":\"079305000123\",\"name\":\"Trần Thị Mai\",\"birth_date\":\"2005-08-15\",\"sex\":\"female\"}}'"
     );
-    println!(
-        "  curl -s {base}/v1/persons/<id from the answer> -H \"Authorization: Bearer $TOKEN\""
-    );
+    println!("  {curl} {base}/v1/persons/<id from the answer> -H \"Authorization: Bearer $TOKEN\"");
     println!();
+    let tls = match tls {
+        Some((identity, _)) => Some(identity.server_config()?),
+        None => None,
+    };
     let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
-    dinhdanh_server::serve(listener, app, shutdown_signal()).await?;
-    Ok(())
+    run_server(listener, app, tls).await
 }
 
 #[cfg(test)]

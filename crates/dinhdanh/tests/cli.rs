@@ -28,8 +28,13 @@ impl Drop for Demo {
     }
 }
 
-/// Starts `dinhdanh demo` and waits for its `listening on` line.
+/// Starts `dinhdanh demo` on plain HTTP and waits for its `listening on` line.
 fn start_demo(data_dir: &Path, people: usize) -> Demo {
+    start_demo_with(data_dir, people, &["--plain-http"])
+}
+
+/// Starts `dinhdanh demo` with extra arguments and waits for its `listening on` line.
+fn start_demo_with(data_dir: &Path, people: usize, extra: &[&str]) -> Demo {
     let mut child = dinhdanh()
         .args([
             "demo",
@@ -38,6 +43,7 @@ fn start_demo(data_dir: &Path, people: usize) -> Demo {
             "--people",
             &people.to_string(),
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::piped())
@@ -178,7 +184,15 @@ fn bad_invocations_fail_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
 
-    let err = run_fails(&["serve", "--database-url", "mysql://localhost/x"], data);
+    let err = run_fails(
+        &[
+            "serve",
+            "--plain-http",
+            "--database-url",
+            "mysql://localhost/x",
+        ],
+        data,
+    );
     assert!(err.contains("unsupported database URL"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
@@ -308,4 +322,115 @@ fn a_refused_invocation_writes_nothing() {
         !data.exists(),
         "a refused command must not create its data directory"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_tls_with_the_hybrid_post_quantum_key_exchange() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let demo = start_demo_with(&data_dir, 50, &[]);
+    let address = demo
+        .base
+        .strip_prefix("https://")
+        .expect("TLS by default")
+        .to_owned();
+
+    // Trust only the demo's own certificate, as `curl --cacert` would. The client's default
+    // provider offers X25519MLKEM768 first, as current browsers do.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(data_dir.join("tls-cert.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data_dir.join("tls-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the TLS key must be private");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut tls = connector
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (_, session) = tls.get_ref();
+    assert_eq!(
+        session
+            .negotiated_key_exchange_group()
+            .map(|group| group.name()),
+        Some(rustls::NamedGroup::X25519MLKEM768)
+    );
+    assert_eq!(
+        session.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await.unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#"{"status":"ok"}"#), "{answer}");
+
+    // A client that offers only classical groups still connects, on X25519.
+    let mut classical = rustls::crypto::aws_lc_rs::default_provider();
+    classical.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(data_dir.join("tls-cert.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(classical))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref()
+            .1
+            .negotiated_key_exchange_group()
+            .map(|group| group.name()),
+        Some(rustls::NamedGroup::X25519)
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_tls_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_fails(&["serve"], dir.path());
+    assert!(
+        err.contains("--tls-cert") && err.contains("--plain-http"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "nothing is created before the refusal"
+    );
+    let err = run_fails(
+        &[
+            "serve",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ],
+        dir.path(),
+    );
+    assert!(err.contains("certificate"), "{err}");
 }
