@@ -208,6 +208,17 @@ pub trait RegistryStore: Send + Sync + 'static {
         algorithm: SignatureAlgorithm,
     ) -> Result<Option<(SigningKeyRecord, SigningKey)>, StoreError>;
 
+    /// Every signing key with its private part, for a sealed backup.
+    async fn export_signing_keys(&self) -> Result<Vec<(SigningKeyRecord, SigningKey)>, StoreError>;
+
+    /// Restores signing keys from a backup in one transaction, keeping their kids, states and
+    /// times. A kid already present, or a second active or next key of one algorithm, is
+    /// `Conflict` and nothing is written.
+    async fn import_signing_keys(
+        &self,
+        keys: &[(SigningKeyRecord, SigningKey)],
+    ) -> Result<(), StoreError>;
+
     /// Moves the keys of an algorithm one step, in one transaction: `retiring` → `retired`,
     /// `active` → `retiring`, `next` → `active`. Without a `next` key it is
     /// `NotFound("next signing key")` and nothing changes.

@@ -822,6 +822,66 @@ impl RegistryStore for SqlStore {
         Ok(Some((record, key)))
     }
 
+    async fn export_signing_keys(&self) -> Result<Vec<(SigningKeyRecord, SigningKey)>, StoreError> {
+        let sql = format!(
+            "SELECT {SIGNING_KEY_COLUMNS}, private_key FROM signing_keys \
+             ORDER BY created_at, kid"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let record = signing_key_from_row(&row)?;
+            let sealed: Vec<u8> = row.try_get(8)?;
+            let private = self
+                .open_field(&signing_key_aad(&record.kid), &sealed)
+                .await?;
+            let key = SigningKey::from_private_bytes(record.algorithm, &private)
+                .map_err(|_| StoreError::Corrupt("signing_keys.private_key"))?;
+            keys.push((record, key));
+        }
+        Ok(keys)
+    }
+
+    async fn import_signing_keys(
+        &self,
+        keys: &[(SigningKeyRecord, SigningKey)],
+    ) -> Result<(), StoreError> {
+        let micros = |t: Option<Timestamp>| t.map(|t| t.as_microsecond());
+        let mut tx = self.pool.begin().await?;
+        for (record, key) in keys {
+            if key.algorithm() != record.algorithm
+                || key.verifying_key().as_bytes() != record.public_key.as_slice()
+            {
+                return Err(StoreError::InvalidReference(
+                    "signing key (public and private parts differ)",
+                ));
+            }
+            let sealed = self
+                .keys
+                .field()
+                .seal(&signing_key_aad(&record.kid), &key.private_bytes())?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, algorithm, state, public_key, private_key, \
+                 created_at, activated_at, retiring_at, retired_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(record.kid.as_str())
+            .bind(record.algorithm.jose_name())
+            .bind(record.state.as_str())
+            .bind(record.public_key.clone())
+            .bind(sealed)
+            .bind(record.created_at.as_microsecond())
+            .bind(micros(record.activated_at))
+            .bind(micros(record.retiring_at))
+            .bind(micros(record.retired_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| classify(err, "signing key (same kid, or same state)", "signing key"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn rotate_signing_keys(
         &self,
         algorithm: SignatureAlgorithm,

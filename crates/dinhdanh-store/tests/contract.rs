@@ -211,6 +211,7 @@ contract!(
     personal_fields_never_stored_in_clear,
     concurrent_opens_agree_on_keys,
     signing_keys_move_through_their_life_cycle,
+    signing_keys_export_and_import_whole_or_not_at_all,
 );
 
 fn today() -> jiff::civil::Date {
@@ -784,4 +785,73 @@ async fn signing_keys_move_through_their_life_cycle(db: &TestDb) {
     let dump = db.raw_dump().await;
     let private = first.private_bytes();
     assert!(!dump.windows(private.len()).any(|w| w == private.as_slice()));
+}
+
+async fn signing_keys_export_and_import_whole_or_not_at_all(db: &TestDb) {
+    use dinhdanh_crypto::{SignatureAlgorithm, SigningKey};
+    use dinhdanh_store::SigningKeyState::{Active, Next};
+    let store = &db.store;
+    for alg in [SignatureAlgorithm::MlDsa65, SignatureAlgorithm::EcdsaP256] {
+        store
+            .insert_signing_key(&SigningKey::generate(alg).unwrap(), Active)
+            .await
+            .unwrap();
+        store
+            .insert_signing_key(&SigningKey::generate(alg).unwrap(), Next)
+            .await
+            .unwrap();
+    }
+    store
+        .rotate_signing_keys(SignatureAlgorithm::MlDsa65)
+        .await
+        .unwrap();
+    let exported = store.export_signing_keys().await.unwrap();
+    assert_eq!(exported.len(), 4);
+    for (record, key) in &exported {
+        assert_eq!(key.verifying_key().as_bytes(), record.public_key.as_slice());
+    }
+
+    // Into a fresh store under another master key: same kids, states, times and keys.
+    let fresh = TestDb::sqlite().await;
+    fresh.store.import_signing_keys(&exported).await.unwrap();
+    assert_eq!(
+        fresh.store.list_signing_keys().await.unwrap(),
+        store.list_signing_keys().await.unwrap()
+    );
+    let (_, restored) = fresh
+        .store
+        .find_active_signing_key(SignatureAlgorithm::MlDsa65)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, original) = store
+        .find_active_signing_key(SignatureAlgorithm::MlDsa65)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        restored.private_bytes().as_slice(),
+        original.private_bytes().as_slice()
+    );
+
+    // Importing again conflicts on the first kid, and nothing of the batch is written.
+    let before = fresh.store.list_signing_keys().await.unwrap();
+    let mut again: Vec<_> = exported
+        .iter()
+        .map(|(record, _)| record.clone())
+        .zip(
+            fresh
+                .store
+                .export_signing_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, k)| k),
+        )
+        .collect();
+    again[0].0.kid = "a-new-kid".to_owned();
+    let err = fresh.store.import_signing_keys(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(fresh.store.list_signing_keys().await.unwrap(), before);
+    fresh.cleanup().await;
 }

@@ -8,15 +8,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Parser, Subcommand};
 use dinhdanh::config::{Config, LogFormat, sqlite_url};
 use dinhdanh::seed;
 use dinhdanh_core::today_in_vietnam;
+use dinhdanh_crypto::jose::Jwk;
 use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_server::{AppState, TlsIdentity};
 use dinhdanh_store::{
-    NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyState, StoreError,
-    StoreOptions,
+    NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyRecord,
+    SigningKeyState, StoreError, StoreOptions,
 };
 use dinhdanh_synth::PopulationSpec;
 use jiff::{SignedDuration, Timestamp};
@@ -88,7 +91,38 @@ enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Create a backup recipient key pair: the private key goes to a file (mode 0600), the
+    /// public key (ddpk1.…) is printed for `keys export --to`.
+    Recipient {
+        /// Where to write the recipient's private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seal every signing key to a recipient's public key (ML-KEM-768 + X25519).
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The recipient's public key, as printed by `keys recipient`.
+        #[arg(long)]
+        to: dinhdanh_crypto::HybridPublicKey,
+        /// Where to write the sealed backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore signing keys from a sealed backup (all or nothing).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The sealed backup.
+        backup: PathBuf,
+        /// The recipient's private key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
+
+/// Associated data of a sealed signing-key backup.
+const BACKUP_AAD: &[u8] = b"dinhdanh signing key backup v1";
 
 #[derive(Debug, Subcommand)]
 enum MasterKeyCommand {
@@ -632,6 +666,77 @@ async fn keys(command: KeysCommand) -> Result<()> {
                 }
             }
         }
+        KeysCommand::Recipient { out } => {
+            if out.exists() {
+                bail!("{} already exists; it is left as it is", out.display());
+            }
+            let recipient = dinhdanh_crypto::HybridRecipientKey::generate()?;
+            let text =
+                zeroize::Zeroizing::new(URL_SAFE_NO_PAD.encode(recipient.to_bytes().as_slice()));
+            write_private(&out, &text)?;
+            println!("{}", recipient.public_key().to_text());
+            eprintln!(
+                "private key written to {} (mode 0600); keep it offline",
+                out.display()
+            );
+        }
+        KeysCommand::Export { store, to, out } => {
+            let store = open_store(&store.config()?).await?;
+            let keys = store.export_signing_keys().await?;
+            if keys.is_empty() {
+                bail!("there are no signing keys to export");
+            }
+            let entries: Vec<serde_json::Value> = keys
+                .into_iter()
+                .map(|(record, key)| {
+                    let micros = |t: Option<Timestamp>| t.map(|t| t.as_microsecond());
+                    serde_json::json!({
+                        "jwk": Jwk::private(key, Some(record.kid.clone())).to_json(),
+                        "state": record.state.as_str(),
+                        "created_at": record.created_at.as_microsecond(),
+                        "activated_at": micros(record.activated_at),
+                        "retiring_at": micros(record.retiring_at),
+                        "retired_at": micros(record.retired_at),
+                    })
+                })
+                .collect();
+            let count = entries.len();
+            let plain = zeroize::Zeroizing::new(serde_json::to_vec(
+                &serde_json::json!({ "version": 1, "keys": entries }),
+            )?);
+            let sealed = to.seal(BACKUP_AAD, &plain)?;
+            std::fs::write(&out, sealed)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("sealed {count} signing keys to {}", out.display());
+        }
+        KeysCommand::Import { store, backup, key } => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key)
+                    .with_context(|| format!("cannot read {}", key.display()))?,
+            );
+            let recipient = URL_SAFE_NO_PAD
+                .decode(text.trim())
+                .ok()
+                .and_then(|bytes| dinhdanh_crypto::HybridRecipientKey::from_bytes(&bytes).ok())
+                .ok_or_else(|| anyhow::anyhow!("{} is not a recipient key", key.display()))?;
+            let sealed = std::fs::read(&backup)
+                .with_context(|| format!("cannot read {}", backup.display()))?;
+            let plain = recipient.open(BACKUP_AAD, &sealed).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} does not open with this key (wrong key, or altered)",
+                    backup.display()
+                )
+            })?;
+            let keys = parse_backup(&plain)?;
+            let store = open_store(&store.config()?).await?;
+            store.import_signing_keys(&keys).await.map_err(|err| match err {
+                StoreError::Conflict(_) => anyhow::anyhow!(
+                    "the store already has one of these keys, or an active or next key of the same algorithm; nothing was imported"
+                ),
+                other => other.into(),
+            })?;
+            println!("imported {} signing keys", keys.len());
+        }
         KeysCommand::List { store } => {
             let store = open_store(&store.config()?).await?;
             println!(
@@ -657,6 +762,60 @@ async fn keys(command: KeysCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads the plaintext of a signing-key backup.
+fn parse_backup(plain: &[u8]) -> Result<Vec<(SigningKeyRecord, SigningKey)>> {
+    let document: serde_json::Value =
+        serde_json::from_slice(plain).context("the backup is not JSON")?;
+    if document["version"] != 1 {
+        bail!("unknown backup version");
+    }
+    let entries = document["keys"]
+        .as_array()
+        .context("the backup has no keys")?;
+    let time = |value: &serde_json::Value| -> Result<Option<Timestamp>> {
+        match value {
+            serde_json::Value::Null => Ok(None),
+            value => Ok(Some(Timestamp::from_microsecond(
+                value
+                    .as_i64()
+                    .context("a time in the backup is not a number")?,
+            )?)),
+        }
+    };
+    let mut keys = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let jwk = Jwk::from_json(&serde_json::to_vec(&entry["jwk"])?)
+            .map_err(|err| anyhow::anyhow!("a key in the backup is invalid: {err}"))?;
+        let kid = jwk
+            .kid()
+            .context("a key in the backup has no kid")?
+            .to_owned();
+        let state = entry["state"]
+            .as_str()
+            .and_then(SigningKeyState::parse)
+            .context("a key in the backup has no valid state")?;
+        let private = jwk
+            .signing_key()
+            .context("a key in the backup has no private part")?;
+        let key = SigningKey::from_private_bytes(jwk.algorithm(), &private.private_bytes())?;
+        keys.push((
+            SigningKeyRecord {
+                kid,
+                algorithm: jwk.algorithm(),
+                state,
+                public_key: key.verifying_key().as_bytes().to_vec(),
+                created_at: time(&entry["created_at"])?
+                    .context("a key in the backup has no creation time")?,
+                activated_at: time(&entry["activated_at"])?,
+                retiring_at: time(&entry["retiring_at"])?,
+                retired_at: time(&entry["retired_at"])?,
+            },
+            key,
+        ));
+    }
+    Ok(keys)
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {

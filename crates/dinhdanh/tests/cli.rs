@@ -434,3 +434,106 @@ fn serve_refuses_to_start_without_tls_unless_told() {
     );
     assert!(err.contains("certificate"), "{err}");
 }
+
+#[test]
+fn signing_keys_survive_a_sealed_backup_into_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let target = dir.path().join("target");
+    let run = |data: &Path, args: &[&str]| {
+        let output = dinhdanh()
+            .args(args)
+            .env("DINHDANH_DATA_DIR", data)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    for alg in ["ML-DSA-65", "EdDSA"] {
+        assert!(run(&source, &["keys", "generate", "--alg", alg]).0);
+    }
+    let recipient_file = dir.path().join("recipient.key");
+    let recipient_path = recipient_file.to_str().unwrap();
+    let (ok, public, _) = run(&source, &["keys", "recipient", "--out", recipient_path]);
+    assert!(ok && public.trim().starts_with("ddpk1."), "{public}");
+    let (ok, _, err) = run(&source, &["keys", "recipient", "--out", recipient_path]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    let backup = dir.path().join("keys.sealed");
+    let backup_path = backup.to_str().unwrap();
+    let (ok, out, err) = run(
+        &source,
+        &[
+            "keys",
+            "export",
+            "--to",
+            public.trim(),
+            "--out",
+            backup_path,
+        ],
+    );
+    assert!(ok && out.contains("sealed 2 signing keys"), "{out}{err}");
+    // The backup holds no private key in clear: the source store's listing has the kids, and
+    // neither kid nor any JSON member name appears in the sealed bytes.
+    let sealed = std::fs::read(&backup).unwrap();
+    let (_, source_list, _) = run(&source, &["keys", "list"]);
+    let first_kid = source_list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        !sealed
+            .windows(first_kid.len())
+            .any(|w| w == first_kid.as_bytes())
+    );
+    assert!(!sealed.windows(6).any(|w| w == b"\"priv\""));
+
+    let (ok, out, err) = run(
+        &target,
+        &["keys", "import", backup_path, "--key", recipient_path],
+    );
+    assert!(ok && out.contains("imported 2 signing keys"), "{out}{err}");
+    let (_, target_list, _) = run(&target, &["keys", "list"]);
+    assert_eq!(source_list, target_list);
+
+    // Again: refused whole. A wrong key, or an altered backup, does not open.
+    let (ok, _, err) = run(
+        &target,
+        &["keys", "import", backup_path, "--key", recipient_path],
+    );
+    assert!(!ok && err.contains("nothing was imported"), "{err}");
+    let other = dir.path().join("other.key");
+    assert!(
+        run(
+            &source,
+            &["keys", "recipient", "--out", other.to_str().unwrap()]
+        )
+        .0
+    );
+    let (ok, _, err) = run(
+        &target,
+        &[
+            "keys",
+            "import",
+            backup_path,
+            "--key",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("does not open"), "{err}");
+    let mut altered = sealed.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 1;
+    std::fs::write(&backup, &altered).unwrap();
+    let (ok, _, err) = run(
+        &target,
+        &["keys", "import", backup_path, "--key", recipient_path],
+    );
+    assert!(!ok && err.contains("does not open"), "{err}");
+}
