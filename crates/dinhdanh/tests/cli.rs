@@ -167,6 +167,20 @@ async fn demo_serves_the_registry_with_the_printed_token() {
     assert_eq!(again.status(), 200);
 }
 
+/// Runs a command on a data directory: whether it succeeded, its stdout and its stderr.
+fn run_in(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = dinhdanh()
+        .args(args)
+        .env("DINHDANH_DATA_DIR", data)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
 fn run_fails(args: &[&str], data_dir: &Path) -> String {
     let output = dinhdanh()
         .args(args)
@@ -223,18 +237,7 @@ fn bad_invocations_fail_with_one_clear_line() {
 fn tokens_and_seed_commands_work_and_reseeding_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let run = |args: &[&str]| {
-        let output = dinhdanh()
-            .args(args)
-            .env("DINHDANH_DATA_DIR", data)
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    };
+    let run = |args: &[&str]| run_in(data, args);
     let (ok, out, _) = run(&["seed", "--people", "300", "--seed", "5"]);
     assert!(ok);
     assert!(out.contains("seeded 300 people"), "{out}");
@@ -440,18 +443,7 @@ fn signing_keys_survive_a_sealed_backup_into_a_new_store() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
     let target = dir.path().join("target");
-    let run = |data: &Path, args: &[&str]| {
-        let output = dinhdanh()
-            .args(args)
-            .env("DINHDANH_DATA_DIR", data)
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    };
+    let run = run_in;
     for alg in ["ML-DSA-65", "EdDSA"] {
         assert!(run(&source, &["keys", "generate", "--alg", alg]).0);
     }
