@@ -66,6 +66,15 @@ fn start_demo_with(data_dir: &Path, people: usize, extra: &[&str]) -> Demo {
     Demo { child, base }
 }
 
+/// GETs a URL (with a bearer token if given) and parses the JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str, token: Option<&str>) -> serde_json::Value {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn token(data_dir: &Path) -> String {
     std::fs::read_to_string(data_dir.join("demo-operator.token"))
         .unwrap()
@@ -118,25 +127,32 @@ async fn demo_serves_the_registry_with_the_printed_token() {
     assert_eq!(read["citizen_number"], "079305000123");
     assert_eq!(read["age_bracket"], "adult");
 
-    // The seeded organisations are there: the telecom operators, by tax code lookup.
-    let ready: serde_json::Value = client
-        .get(format!("{}/readyz", demo.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
+    // The seeded organisations are there: a telecom operator, by tax code lookup.
+    let operator = dinhdanh_synth::organisations(2026)
+        .into_iter()
+        .find(|o| o.kind == dinhdanh_core::OrganisationKind::TelecomOperator)
         .unwrap();
+    let found = get_json(
+        &client,
+        &format!(
+            "{}/v1/organisations?tax_code={}",
+            demo.base,
+            operator.tax_code.as_str()
+        ),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(found["name"], operator.name.as_str());
+    assert_eq!(found["kind"], "telecom_operator");
+    let ready = get_json(&client, &format!("{}/readyz", demo.base), None).await;
     assert_eq!(ready["backend"], "sqlite");
     // The demo publishes its ML-DSA-65 signing keys: active and next.
-    let jwks: serde_json::Value = client
-        .get(format!("{}/.well-known/jwks.json", demo.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(
+        &client,
+        &format!("{}/.well-known/jwks.json", demo.base),
+        None,
+    )
+    .await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     assert!(
