@@ -197,7 +197,8 @@ impl TileMap {
     /// Adds or replaces a tile's hashes (concatenated, 32 bytes each). Data that is not a whole
     /// number of hashes, or more than 256 of them, is refused.
     pub fn insert(&mut self, level: u8, index: u64, data: Vec<u8>) -> Result<(), LedgerError> {
-        if data.is_empty() || !data.len().is_multiple_of(32) || data.len() as u64 > TILE_WIDTH * 32 {
+        if data.is_empty() || !data.len().is_multiple_of(32) || data.len() as u64 > TILE_WIDTH * 32
+        {
             return Err(LedgerError::BadTile);
         }
         self.tiles.insert((level, index), data);

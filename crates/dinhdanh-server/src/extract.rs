@@ -144,7 +144,6 @@ impl RoleNeeded for Writer {
 /// before the body is read, a refused caller learns nothing about its body.
 pub(crate) struct Authorized<R> {
     /// The operator's token record.
-    #[allow(dead_code)] // Kept for handlers that will record who acted.
     pub(crate) token: OperatorToken,
     role: PhantomData<R>,
 }

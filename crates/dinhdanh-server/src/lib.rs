@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+mod disclosure;
 mod extract;
 mod metrics;
 mod openapi;
 mod problem;
+mod publisher;
 mod routes;
 mod tls;
 
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use dinhdanh_store::RegistryStore;
+use dinhdanh_store::{DisclosureLog, RegistryStore};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -23,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub use metrics::Metrics;
 pub use openapi::openapi_document;
 pub use problem::{PROBLEM_BASE, Problem};
+pub use publisher::{LogConfig, publish_log, spawn_log_publisher};
 pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
 
 /// Limits and behaviour of the HTTP server.
@@ -49,6 +52,8 @@ impl Default for HttpConfig {
 pub struct AppState {
     /// The registry.
     pub store: Arc<dyn RegistryStore>,
+    /// The disclosure log, in the registry's database.
+    pub log: Arc<dyn DisclosureLog>,
     /// Server limits.
     pub config: Arc<HttpConfig>,
     /// Prometheus metrics.
@@ -59,6 +64,7 @@ impl AppState {
     /// State for a store with the given limits.
     pub fn new(store: Arc<dyn RegistryStore>, config: HttpConfig) -> Self {
         Self {
+            log: store.disclosure_log(),
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{keys, organisations, persons, system};
+use crate::routes::{keys, log, organisations, persons, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,12 +20,16 @@ use crate::routes::{keys, organisations, persons, system};
         system::metrics,
         system::openapi,
         keys::jwks,
+        log::checkpoint,
+        log::keys,
+        log::tile,
         persons::create_person,
         persons::read_person,
         persons::update_person,
         persons::lookup_person,
         persons::add_guardian,
         persons::list_guardians,
+        persons::list_disclosures,
         organisations::create_organisation,
         organisations::read_organisation,
         organisations::find_by_tax_code,
@@ -36,6 +40,7 @@ use crate::routes::{keys, organisations, persons, system};
     tags(
         (name = "system", description = "Health, readiness, metrics"),
         (name = "keys", description = "Public signing keys"),
+        (name = "log", description = "The disclosure log: signed checkpoints and hash tiles (C2SP tlog-tiles)"),
         (name = "persons", description = "The registry of people"),
         (name = "organisations", description = "The registry of organisations"),
     )

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod disclosure;
 mod error;
 mod keys;
+mod log;
 mod model;
 mod sql;
 
@@ -11,12 +13,16 @@ use async_trait::async_trait;
 use dinhdanh_core::{CitizenNumber, TaxCode};
 use dinhdanh_crypto::{KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
 
+pub use disclosure::{
+    Disclosed, DisclosureLog, DisclosureRecord, Integration, InvalidPurpose, NewDisclosure,
+    Purpose, Recipient, SignedCheckpoint, SubjectEntry, SubjectLog, disclose,
+};
 pub use error::StoreError;
 pub use model::{
-    GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson, OperatorRole,
-    OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
-    PersonId, PersonRuleError, PersonUpdate, PersonalData, SigningKeyRecord, SigningKeyState,
-    UnknownRole,
+    DisclosureId, GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
+    OperatorRole, OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate,
+    Person, PersonId, PersonRuleError, PersonUpdate, PersonalData, SigningKeyRecord,
+    SigningKeyState, UnknownRole,
 };
 pub use sql::PreparedPersons;
 
@@ -94,6 +100,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The disclosure log kept in the same database.
+    fn disclosure_log(&self) -> Arc<dyn DisclosureLog>;
 
     /// Registers a person. A taken citizen number is `Conflict("citizen number")`.
     async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError>;

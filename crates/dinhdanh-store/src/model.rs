@@ -66,6 +66,10 @@ id_type!(
     /// The id of an operator API token (not the token itself).
     OperatorTokenId
 );
+id_type!(
+    /// The id of a disclosure record, given to the recipient with the data it covers.
+    DisclosureId
+);
 
 /// The personal fields of a person: the data that is sealed at rest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,8 +15,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use zeroize::Zeroizing;
 
+use crate::disclosure::DisclosureLog;
 use crate::error::classify;
 use crate::keys::Keyring;
+use crate::log::SqlDisclosureLog;
 use crate::model::{
     GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
     OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
@@ -97,6 +99,7 @@ pub(crate) struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     keys: Arc<Keyring>,
+    log: Arc<SqlDisclosureLog>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -187,10 +190,12 @@ impl SqlStore {
                 }
             }
         });
+        let log = Arc::new(SqlDisclosureLog::open(pool.clone(), backend, Arc::clone(&keys)).await?);
         Ok(Self {
             pool,
             backend,
             keys,
+            log,
         })
     }
 
@@ -368,7 +373,7 @@ fn guardianship_from_row(row: &AnyRow) -> Result<Guardianship, StoreError> {
 /// `(?, ?), (?, ?)` on SQLite. SQLite looks a named or numbered parameter up by a linear scan
 /// of the statement's parameter list on every bind, which makes a thousand-row insert
 /// quadratic; plain `?` parameters are bound by position with no look-up.
-fn values_placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         if row > 0 {
@@ -396,6 +401,10 @@ fn values_placeholders(backend: Backend, rows: usize, columns: usize) -> String 
 impl RegistryStore for SqlStore {
     fn backend(&self) -> Backend {
         self.backend
+    }
+
+    fn disclosure_log(&self) -> Arc<dyn DisclosureLog> {
+        Arc::clone(&self.log) as Arc<dyn DisclosureLog>
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

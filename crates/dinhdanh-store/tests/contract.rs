@@ -13,10 +13,11 @@ use dinhdanh_core::{
     BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus, Sex, TaxCode,
 };
 use dinhdanh_crypto::{ApiToken, MasterKey, TokenHash};
+use dinhdanh_ledger::{LogAudit, TileMap, leaf_hash, open_checkpoint, verify_inclusion};
 use dinhdanh_store::{
-    Backend, GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
-    OperatorRole, OrganisationUpdate, PersonId, PersonUpdate, PersonalData, RegistryStore,
-    StoreError, StoreOptions,
+    Backend, DisclosureLog, GuardianRelationship, Guardianship, NewDisclosure, NewOperatorToken,
+    NewOrganisation, NewPerson, OperatorRole, OperatorTokenId, OrganisationUpdate, PersonId,
+    PersonUpdate, PersonalData, Purpose, Recipient, RegistryStore, StoreError, StoreOptions,
 };
 use dinhdanh_synth::{PopulationSpec, population};
 use jiff::Timestamp;
@@ -212,6 +213,8 @@ contract!(
     concurrent_opens_agree_on_keys,
     signing_keys_move_through_their_life_cycle,
     signing_keys_export_and_import_whole_or_not_at_all,
+    disclosure_log_records_integrates_and_proves,
+    disclosure_log_concurrent_writers_and_integrators_lose_nothing,
 );
 
 fn today() -> jiff::civil::Date {
@@ -854,4 +857,214 @@ async fn signing_keys_export_and_import_whole_or_not_at_all(db: &TestDb) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(fresh.store.list_signing_keys().await.unwrap(), before);
     fresh.cleanup().await;
+}
+
+fn disclosure(subject: PersonId, fields: &'static [&'static str]) -> NewDisclosure {
+    NewDisclosure {
+        subject,
+        recipient: Recipient::Operator(OperatorTokenId::generate()),
+        fields,
+        purpose: Purpose::new("contract test").unwrap(),
+        legal_basis: "registry-administration",
+    }
+}
+
+/// Runs a full audit of the stored log; returns its findings.
+async fn audit(log: &dyn DisclosureLog) -> Vec<String> {
+    let mut tiles = TileMap::new();
+    let mut after = None;
+    loop {
+        let page = log.list_tiles(after, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.0, last.1));
+        for (level, index, data) in page {
+            tiles.insert(level, index, data).unwrap();
+        }
+    }
+    let mut signed = Vec::new();
+    for checkpoint in log.list_checkpoints().await.unwrap() {
+        let opened = open_checkpoint(&checkpoint.note, log.origin(), log.verifiers()).unwrap();
+        signed.push((opened.size, opened.root));
+    }
+    let mut audit = LogAudit::new(tiles, signed);
+    let mut from = 0;
+    loop {
+        let page = log.list_entries(from, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        from = last.0 + 1;
+        for (index, entry) in &page {
+            audit.entry(*index, entry);
+        }
+    }
+    audit.finish().iter().map(ToString::to_string).collect()
+}
+
+async fn disclosure_log_records_integrates_and_proves(db: &TestDb) {
+    let store = &db.store;
+    let log = store.disclosure_log();
+    let mai = store
+        .insert_person(&person(
+            "079305000123",
+            "Trần Thị Mai",
+            "2005-08-15",
+            Sex::Female,
+        ))
+        .await
+        .unwrap();
+    let others = store.insert_persons(&people(11, 5)).await.unwrap();
+    assert!(log.latest_checkpoint().await.unwrap().is_none());
+    assert_eq!(
+        log.publish_checkpoint().await.unwrap(),
+        None,
+        "nothing to sign yet"
+    );
+
+    // 1,500 records for others in one batch, Mai's three spread among them.
+    let batch: Vec<NewDisclosure> = (0..1500)
+        .map(|i| disclosure(others[i % others.len()], &["name"]))
+        .collect();
+    let first = log
+        .record_disclosures(&[disclosure(mai.id, &["name", "birth_date"])])
+        .await
+        .unwrap();
+    log.record_disclosures(&batch).await.unwrap();
+    let second = log
+        .record_disclosures(&[disclosure(mai.id, &["citizen_number"])])
+        .await
+        .unwrap();
+    assert_eq!(log.sizes().await.unwrap(), (0, 1502));
+    assert!(log.contains_record(first[0]).await.unwrap());
+
+    // Integrated in batches of 700: three transactions.
+    let mut steps = 0;
+    loop {
+        let step = log.integrate(700).await.unwrap();
+        if step.integrated == 0 {
+            break;
+        }
+        steps += 1;
+    }
+    assert_eq!(steps, 3);
+    assert_eq!(log.sizes().await.unwrap(), (1502, 0));
+    let third = log
+        .record_disclosures(&[disclosure(mai.id, &["status"])])
+        .await
+        .unwrap();
+    let checkpoint = log.publish_checkpoint().await.unwrap().unwrap();
+    assert_eq!(checkpoint.size, 1502);
+    let opened = open_checkpoint(&checkpoint.note, log.origin(), log.verifiers()).unwrap();
+    assert_eq!(
+        (opened.size, opened.root),
+        (checkpoint.size, checkpoint.root)
+    );
+    assert_eq!(
+        log.publish_checkpoint().await.unwrap(),
+        None,
+        "no growth, no new checkpoint"
+    );
+
+    let mine = log.list_subject_entries(mai.id).await.unwrap();
+    assert_eq!(mine.checkpoint.as_ref().map(|c| c.size), Some(1502));
+    let ids: Vec<_> = mine.entries.iter().map(|e| e.record.id).collect();
+    assert_eq!(ids, vec![first[0], second[0], third[0]]);
+    for entry in &mine.entries[..2] {
+        let index = entry.index.unwrap();
+        let proof = entry.proof.as_ref().unwrap();
+        verify_inclusion(
+            &leaf_hash(&entry.entry),
+            index,
+            1502,
+            proof,
+            &checkpoint.root,
+        )
+        .unwrap();
+        // The entry names fields, never values, and the person only by pseudonym.
+        let text = String::from_utf8(entry.entry.clone()).unwrap();
+        for secret in [
+            "079305000123",
+            "Trần Thị Mai",
+            "2005-08-15",
+            &mai.id.to_string(),
+        ] {
+            assert!(!text.contains(secret), "an entry holds {secret}");
+        }
+    }
+    assert_eq!(mine.entries[0].record.disclosed, vec!["name", "birth_date"]);
+    assert_eq!(
+        mine.entries[2].index, None,
+        "recorded after the checkpoint: still waiting"
+    );
+    assert!(mine.entries[2].proof.is_none());
+    // One pseudonym per person, different between people.
+    let other = log.list_subject_entries(others[0]).await.unwrap();
+    assert_eq!(other.entries.len(), 300);
+    assert_ne!(
+        other.entries[0].record.subject,
+        mine.entries[0].record.subject
+    );
+    assert_eq!(
+        mine.entries[0].record.subject,
+        mine.entries[1].record.subject
+    );
+
+    assert_eq!(audit(log.as_ref()).await, Vec::<String>::new());
+
+    // The checkpoint keys outlive the process.
+    let reopened = db.reopen(&db.master).await.unwrap();
+    assert_eq!(reopened.disclosure_log().verifiers(), log.verifiers());
+}
+
+async fn disclosure_log_concurrent_writers_and_integrators_lose_nothing(db: &TestDb) {
+    let store = &db.store;
+    let ids = store.insert_persons(&people(12, 4)).await.unwrap();
+    let log = store.disclosure_log();
+    let mut writers = Vec::new();
+    for subject in ids.iter().copied() {
+        let log = Arc::clone(&log);
+        writers.push(tokio::spawn(async move {
+            let mut recorded = Vec::new();
+            for _ in 0..50 {
+                let batch: Vec<_> = (0..5).map(|_| disclosure(subject, &["name"])).collect();
+                recorded.extend(log.record_disclosures(&batch).await.unwrap());
+            }
+            recorded
+        }));
+    }
+    let mut integrators = Vec::new();
+    for _ in 0..2 {
+        let log = Arc::clone(&log);
+        integrators.push(tokio::spawn(async move {
+            for _ in 0..20 {
+                log.integrate(64).await.unwrap();
+                log.publish_checkpoint().await.unwrap();
+            }
+        }));
+    }
+    let mut recorded = Vec::new();
+    for writer in writers {
+        recorded.extend(writer.await.unwrap());
+    }
+    for integrator in integrators {
+        integrator.await.unwrap();
+    }
+    while log.integrate(1000).await.unwrap().integrated > 0 {}
+    log.publish_checkpoint().await.unwrap();
+    assert_eq!(log.sizes().await.unwrap(), (1000, 0));
+    let entries = log.list_entries(0, 5000).await.unwrap();
+    let indexes: Vec<u64> = entries.iter().map(|(index, _)| *index).collect();
+    assert_eq!(indexes, (0..1000).collect::<Vec<_>>(), "dense, in order");
+    let mut stored: Vec<String> = entries
+        .iter()
+        .map(|(_, entry)| {
+            dinhdanh_store::DisclosureRecord::from_entry(entry)
+                .unwrap()
+                .id
+                .to_string()
+        })
+        .collect();
+    stored.sort();
+    let mut expected: Vec<String> = recorded.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(stored, expected, "every record exactly once");
+    assert_eq!(audit(log.as_ref()).await, Vec::<String>::new());
 }

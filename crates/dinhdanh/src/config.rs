@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use dinhdanh_server::HttpConfig;
+use dinhdanh_server::{HttpConfig, LogConfig};
 use serde::{Deserialize, Serialize};
 
 /// Everything `serve` reads.
@@ -33,6 +33,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP (only behind a proxy that terminates TLS). Default false.
     pub plain_http: bool,
+    /// When the disclosure log publishes checkpoints.
+    pub disclosure_log: LogConfig,
 }
 
 /// How log lines are written.
@@ -59,6 +61,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             plain_http: false,
+            disclosure_log: LogConfig::default(),
         }
     }
 }

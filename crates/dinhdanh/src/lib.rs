@@ -1,5 +1,6 @@
-//! The `dinhdanh` binary's library half: configuration and the seeding pipeline, shared by the
-//! commands and by the benchmarks.
+//! The `dinhdanh` binary's library half: configuration, the seeding pipeline and the log audit,
+//! shared by the commands, the tests and the benchmarks.
 
 pub mod config;
+pub mod log_audit;
 pub mod seed;

@@ -12,11 +12,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Parser, Subcommand};
 use dinhdanh::config::{Config, LogFormat, sqlite_url};
+use dinhdanh::log_audit::verify_log;
 use dinhdanh::seed;
 use dinhdanh_core::today_in_vietnam;
 use dinhdanh_crypto::jose::Jwk;
 use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
-use dinhdanh_server::{AppState, TlsIdentity};
+use dinhdanh_ledger::NoteVerifier;
+use dinhdanh_server::{AppState, LogConfig, TlsIdentity};
 use dinhdanh_store::{
     NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyRecord,
     SigningKeyState, StoreError, StoreOptions,
@@ -54,6 +56,28 @@ enum Command {
     /// Manage the master key that wraps the data keys.
     #[command(subcommand, name = "master-key")]
     MasterKey(MasterKeyCommand),
+    /// Check and publish the disclosure log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Rebuild the tree from the stored entries; check every checkpoint's signatures and every
+    /// stored tile and root against it. Exits non-zero naming the first changed, missing or
+    /// reordered entry.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Verifier keys to trust instead of the store's own (the text of `/log/keys`).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Move waiting records into the tree and sign a checkpoint now.
+    Publish {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// A signature algorithm by its JOSE name.
@@ -216,6 +240,12 @@ struct ServeArgs {
     /// Serve plain HTTP: only behind a proxy that terminates TLS.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     plain_http: bool,
+    /// Longest time between a disclosure and the checkpoint that covers it, in milliseconds.
+    #[arg(long, env = "DINHDANH_CHECKPOINT_INTERVAL_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    checkpoint_interval_ms: Option<u64>,
+    /// Publish a checkpoint at once after this many disclosures.
+    #[arg(long, env = "DINHDANH_CHECKPOINT_AFTER_ENTRIES", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    checkpoint_after_entries: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +334,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Tokens(command) => tokens(command).await,
+        Command::Log(command) => log_command(command).await,
         Command::Keys(command) => keys(command).await,
         Command::DataKey(DataKeyCommand::Rotate { store }) => {
             let store = open_store(&store.config()?).await?;
@@ -441,6 +472,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if args.plain_http {
         config.plain_http = true;
     }
+    if let Some(interval) = args.checkpoint_interval_ms {
+        config.disclosure_log.checkpoint_interval_ms = interval;
+    }
+    if let Some(count) = args.checkpoint_after_entries {
+        config.disclosure_log.checkpoint_after_entries = count;
+    }
     // Refuse a missing certificate before anything is opened or created.
     let tls = if config.plain_http {
         None
@@ -459,6 +496,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend = store.backend().as_str(), tls = tls.is_some(), "serving");
+    dinhdanh_server::spawn_log_publisher(store.disclosure_log(), config.disclosure_log.clone());
     let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
     run_server(listener, app, tls).await
 }
@@ -896,6 +934,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     println!();
     println!("  health:   {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics");
     println!("  OpenAPI:  {base}/openapi.json   signing keys: {base}/.well-known/jwks.json");
+    println!("  disclosure log: {base}/log/checkpoint   verifier keys: {base}/log/keys");
     println!();
     println!("try:");
     println!("  TOKEN=$(cat {token_path})");
@@ -903,13 +942,86 @@ async fn demo(args: DemoArgs) -> Result<()> {
         "  {curl} -X POST {base}/v1/persons -H \"Authorization: Bearer $TOKEN\" \\\n       -H 'content-type: application/json' \\\n       -d '{{\"citizen_number\":\"079305000123\",\"name\":\"Trần Thị Mai\",\"birth_date\":\"2005-08-15\",\"sex\":\"female\"}}'"
     );
     println!("  {curl} {base}/v1/persons/<id from the answer> -H \"Authorization: Bearer $TOKEN\"");
+    println!(
+        "  {curl} {base}/v1/persons/<id>/disclosures -H \"Authorization: Bearer $TOKEN\"   (who read this person's data)"
+    );
     println!();
     let tls = match tls {
         Some((identity, _)) => Some(identity.server_config()?),
         None => None,
     };
+    dinhdanh_server::spawn_log_publisher(store.disclosure_log(), config.disclosure_log.clone());
     let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
     run_server(listener, app, tls).await
+}
+
+async fn log_command(command: LogCommand) -> Result<()> {
+    match command {
+        LogCommand::Publish { store } => {
+            let store = open_store(&store.config()?).await?;
+            let log = store.disclosure_log();
+            let batch = LogConfig::default().integration_batch;
+            match dinhdanh_server::publish_log(log.as_ref(), batch).await? {
+                Some(checkpoint) => print!("{}", checkpoint.note),
+                None => println!("nothing new to publish"),
+            }
+            Ok(())
+        }
+        LogCommand::Verify { store, keys } => {
+            let pinned = match keys {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let verifiers = text
+                        .lines()
+                        .filter(|line| !line.trim().is_empty())
+                        .map(NoteVerifier::parse_vkey)
+                        .collect::<Result<Vec<_>, _>>()
+                        .with_context(|| format!("{}: not verifier keys", path.display()))?;
+                    if verifiers.is_empty() {
+                        bail!("{}: no verifier key in it", path.display());
+                    }
+                    Some(verifiers)
+                }
+                None => None,
+            };
+            let store = open_store(&store.config()?).await?;
+            let log = store.disclosure_log();
+            let (size, _) = log.sizes().await?;
+            let bar = progress_bar(size, "entries");
+            let report = verify_log(log.as_ref(), pinned, |done| bar.set_position(done)).await?;
+            bar.finish_and_clear();
+            println!(
+                "{} entries, {} checkpoints (largest signs {}), {} waiting to enter the tree",
+                report.entries, report.checkpoints, report.signed_size, report.waiting
+            );
+            match report.problems.first() {
+                None => {
+                    println!("the disclosure log verifies");
+                    Ok(())
+                }
+                Some(first) => {
+                    for problem in report.problems.iter().skip(1).take(20) {
+                        eprintln!("also: {problem}");
+                    }
+                    bail!("the disclosure log does not verify: {first}")
+                }
+            }
+        }
+    }
+}
+
+/// A progress bar on a terminal, hidden otherwise.
+fn progress_bar(total: u64, unit: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 #[cfg(test)]

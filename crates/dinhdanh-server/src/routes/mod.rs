@@ -6,6 +6,7 @@ use crate::AppState;
 
 pub(crate) mod home;
 pub(crate) mod keys;
+pub(crate) mod log;
 pub(crate) mod organisations;
 pub(crate) mod persons;
 pub(crate) mod system;
@@ -16,6 +17,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(home::router())
         .merge(system::router())
         .merge(keys::router())
+        .merge(log::router())
         .merge(persons::router())
         .merge(organisations::router())
 }

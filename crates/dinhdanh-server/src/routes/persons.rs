@@ -12,14 +12,16 @@ use dinhdanh_core::{
     today_in_vietnam,
 };
 use dinhdanh_store::{
-    GuardianRelationship, Guardianship, NewPerson, Person, PersonId, PersonUpdate, PersonalData,
+    Disclosed, GuardianRelationship, Guardianship, NewDisclosure, NewPerson, Person, PersonId,
+    PersonUpdate, PersonalData, Recipient, disclose,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{ApiJson, Authorized, PathId, Reader, Writer};
+use crate::disclosure::{DisclosedJson, StatedPurpose};
+use crate::extract::{ApiJson, Authorized, PathId, Reader, RoleNeeded, Writer};
 use crate::problem::Problem;
 use crate::routes::rfc3339;
 
@@ -28,10 +30,45 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/persons", post(create_person))
         .route("/v1/persons/lookup", post(lookup_person))
         .route("/v1/persons/{id}", get(read_person).patch(update_person))
+        .route("/v1/persons/{id}/disclosures", get(list_disclosures))
         .route(
             "/v1/persons/{id}/guardians",
             get(list_guardians).post(add_guardian),
         )
+}
+
+/// The fields a person record releases, as the disclosure log names them.
+const PERSON_FIELDS: &[&str] = &[
+    "citizen_number",
+    "name",
+    "birth_date",
+    "sex",
+    "status",
+    "eid_level",
+    "age_bracket",
+];
+/// The identity authority's operators read the registry to run it.
+const REGISTRY_ADMINISTRATION: &str = "registry-administration";
+/// The purpose recorded when an operator states none.
+const DEFAULT_PURPOSE: &str = "registry administration";
+
+/// Records that the operator receives `fields` about `subject`, before the data is sent.
+async fn disclose_to_operator<R: RoleNeeded, T>(
+    state: &AppState,
+    operator: &Authorized<R>,
+    purpose: StatedPurpose,
+    subject: PersonId,
+    fields: &'static [&'static str],
+    value: T,
+) -> Result<Disclosed<T>, Problem> {
+    let disclosure = NewDisclosure {
+        subject,
+        recipient: Recipient::Operator(operator.token.id),
+        fields,
+        purpose: purpose.or_default(DEFAULT_PURPOSE)?,
+        legal_basis: REGISTRY_ADMINISTRATION,
+    };
+    Ok(disclose(state.log.as_ref(), disclosure, value).await?)
 }
 
 fn parse<T>(field: &'static str, raw: &str) -> Result<T, Problem>
@@ -92,6 +129,13 @@ pub(crate) struct PersonResponse {
 }
 
 impl PersonResponse {
+    /// A released person record: only from a disclosure that was logged.
+    fn disclosed(person: &Disclosed<Person>, now: Timestamp) -> DisclosedJson<Self> {
+        DisclosedJson(person.id(), Self::from_person(person.value(), now))
+    }
+
+    /// The record a writer just registered, echoed back: it releases nothing the writer did not
+    /// send, so it is not a disclosure.
     fn from_person(person: &Person, now: Timestamp) -> Self {
         Self {
             id: person.id.as_uuid(),
@@ -152,22 +196,25 @@ pub(crate) async fn create_person(
 
 /// Read a person.
 #[utoipa::path(get, path = "/v1/persons/{id}", tag = "persons",
-    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    params(("id" = uuid::Uuid, Path, description = "Person id"), ("Dinhdanh-Purpose" = Option<String>, Header, description = "Why the data is read (UTF-8, up to 200 characters); recorded in the disclosure log")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "The person", body = PersonResponse),
+        (status = 200, description = "The person", body = PersonResponse, headers(("Dinhdanh-Disclosure" = uuid::Uuid, description = "The disclosure log record that covers this answer"))),
         (status = 404, description = "No such person", content_type = "application/problem+json")))]
 pub(crate) async fn read_person(
     State(state): State<AppState>,
-    _operator: Authorized<Reader>,
+    operator: Authorized<Reader>,
+    purpose: StatedPurpose,
     PathId(id): PathId,
-) -> Result<Json<PersonResponse>, Problem> {
+) -> Result<DisclosedJson<PersonResponse>, Problem> {
     let person = state
         .store
         .find_person(PersonId::from(id))
         .await?
         .ok_or_else(|| Problem::not_found("person"))?;
-    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+    let person =
+        disclose_to_operator(&state, &operator, purpose, person.id, PERSON_FIELDS, person).await?;
+    Ok(PersonResponse::disclosed(&person, Timestamp::now()))
 }
 
 /// A change of status or e-ID level.
@@ -184,19 +231,20 @@ pub(crate) struct UpdatePersonRequest {
 
 /// Change a person's status or e-ID level. A deceased person's record no longer changes.
 #[utoipa::path(patch, path = "/v1/persons/{id}", tag = "persons", request_body = UpdatePersonRequest,
-    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    params(("id" = uuid::Uuid, Path, description = "Person id"), ("Dinhdanh-Purpose" = Option<String>, Header, description = "Why the data is read (UTF-8, up to 200 characters); recorded in the disclosure log")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "Changed", body = PersonResponse),
+        (status = 200, description = "Changed", body = PersonResponse, headers(("Dinhdanh-Disclosure" = uuid::Uuid, description = "The disclosure log record that covers this answer"))),
         (status = 404, description = "No such person", content_type = "application/problem+json"),
         (status = 409, description = "The person is deceased", content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid", content_type = "application/problem+json")))]
 pub(crate) async fn update_person(
     State(state): State<AppState>,
-    _operator: Authorized<Writer>,
+    operator: Authorized<Writer>,
+    purpose: StatedPurpose,
     PathId(id): PathId,
     ApiJson(request): ApiJson<UpdatePersonRequest>,
-) -> Result<Json<PersonResponse>, Problem> {
+) -> Result<DisclosedJson<PersonResponse>, Problem> {
     let update = PersonUpdate {
         status: request
             .status
@@ -212,7 +260,11 @@ pub(crate) async fn update_person(
     }
     let id = PersonId::from(id);
     let person = state.store.update_person(id, &update).await?;
-    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+    // The answer releases the whole record; if recording fails the change stands but nothing
+    // is sent.
+    let person =
+        disclose_to_operator(&state, &operator, purpose, person.id, PERSON_FIELDS, person).await?;
+    Ok(PersonResponse::disclosed(&person, Timestamp::now()))
 }
 
 /// A look-up by citizen number. The number travels in the body, never in a URL, so that it
@@ -226,23 +278,27 @@ pub(crate) struct LookupRequest {
 
 /// Find a person by citizen number (through the keyed blind index).
 #[utoipa::path(post, path = "/v1/persons/lookup", tag = "persons", request_body = LookupRequest,
+    params(("Dinhdanh-Purpose" = Option<String>, Header, description = "Why the data is read (UTF-8, up to 200 characters); recorded in the disclosure log")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "The person", body = PersonResponse),
+        (status = 200, description = "The person", body = PersonResponse, headers(("Dinhdanh-Disclosure" = uuid::Uuid, description = "The disclosure log record that covers this answer"))),
         (status = 404, description = "No person has this number", content_type = "application/problem+json"),
         (status = 422, description = "Not a citizen number", content_type = "application/problem+json")))]
 pub(crate) async fn lookup_person(
     State(state): State<AppState>,
-    _operator: Authorized<Reader>,
+    operator: Authorized<Reader>,
+    purpose: StatedPurpose,
     ApiJson(request): ApiJson<LookupRequest>,
-) -> Result<Json<PersonResponse>, Problem> {
+) -> Result<DisclosedJson<PersonResponse>, Problem> {
     let number = parse::<CitizenNumber>("citizen_number", &request.citizen_number)?;
     let person = state
         .store
         .find_person_by_citizen_number(&number)
         .await?
         .ok_or_else(|| Problem::not_found("person"))?;
-    Ok(Json(PersonResponse::from_person(&person, Timestamp::now())))
+    let person =
+        disclose_to_operator(&state, &operator, purpose, person.id, PERSON_FIELDS, person).await?;
+    Ok(PersonResponse::disclosed(&person, Timestamp::now()))
 }
 
 /// A guardian to link to a minor.
@@ -360,20 +416,124 @@ pub(crate) async fn add_guardian(
 
 /// List a minor's guardians.
 #[utoipa::path(get, path = "/v1/persons/{id}/guardians", tag = "persons",
-    params(("id" = uuid::Uuid, Path, description = "Person id")),
+    params(("id" = uuid::Uuid, Path, description = "Person id"), ("Dinhdanh-Purpose" = Option<String>, Header, description = "Why the data is read (UTF-8, up to 200 characters); recorded in the disclosure log")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "Guardianship links", body = [GuardianshipResponse]),
+        (status = 200, description = "Guardianship links", body = [GuardianshipResponse], headers(("Dinhdanh-Disclosure" = uuid::Uuid, description = "The disclosure log record that covers this answer"))),
         (status = 404, description = "No such person", content_type = "application/problem+json")))]
 pub(crate) async fn list_guardians(
     State(state): State<AppState>,
-    _operator: Authorized<Reader>,
+    operator: Authorized<Reader>,
+    purpose: StatedPurpose,
     PathId(id): PathId,
-) -> Result<Json<Vec<GuardianshipResponse>>, Problem> {
+) -> Result<DisclosedJson<Vec<GuardianshipResponse>>, Problem> {
     let id = PersonId::from(id);
     if state.store.find_person(id).await?.is_none() {
         return Err(Problem::not_found("person"));
     }
     let links = state.store.list_guardians(id).await?;
-    Ok(Json(links.iter().map(GuardianshipResponse::from).collect()))
+    let links = disclose_to_operator(&state, &operator, purpose, id, &["guardians"], links).await?;
+    Ok(DisclosedJson(
+        links.id(),
+        links
+            .value()
+            .iter()
+            .map(GuardianshipResponse::from)
+            .collect(),
+    ))
+}
+
+/// One of a person's disclosure records, with its inclusion proof.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DisclosureEntryResponse {
+    /// Index in the log; absent while the record waits to enter the tree.
+    index: Option<u64>,
+    /// `included` (with a proof against `checkpoint`), `integrated` (in the tree, after the
+    /// checkpoint) or `waiting`.
+    status: &'static str,
+    /// The record's id.
+    id: uuid::Uuid,
+    /// When it was recorded (RFC 3339).
+    time: String,
+    /// `operator:<id>` or `organisation:<id>`.
+    recipient: String,
+    /// The names of the fields or claims released.
+    disclosed: Vec<String>,
+    /// Why, as the recipient stated it.
+    purpose: String,
+    /// The rule that allowed it.
+    legal_basis: String,
+    /// The log entry bytes, base64: the leaf hash is `SHA-256(0x00 || entry)`.
+    entry: String,
+    /// RFC 9162 inclusion proof against `checkpoint`, base64 hashes nearest the leaf first.
+    inclusion_proof: Option<Vec<String>>,
+}
+
+/// A person's disclosure records and the checkpoint their proofs verify against.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DisclosureListResponse {
+    /// The latest signed checkpoint (C2SP tlog-checkpoint note), if any.
+    checkpoint: Option<String>,
+    /// Its tree size.
+    tree_size: u64,
+    /// Oldest first.
+    entries: Vec<DisclosureEntryResponse>,
+}
+
+/// A person's disclosure records, with inclusion proofs. Until citizens log in, operators read
+/// them here; the reading is itself recorded as a disclosure (and listed, as `waiting`).
+#[utoipa::path(get, path = "/v1/persons/{id}/disclosures", tag = "persons",
+    params(("id" = uuid::Uuid, Path, description = "Person id"), ("Dinhdanh-Purpose" = Option<String>, Header, description = "Why the data is read (UTF-8, up to 200 characters); recorded in the disclosure log")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The person's disclosure records", body = DisclosureListResponse, headers(("Dinhdanh-Disclosure" = uuid::Uuid, description = "The disclosure log record that covers this answer"))),
+        (status = 404, description = "No such person", content_type = "application/problem+json")))]
+pub(crate) async fn list_disclosures(
+    State(state): State<AppState>,
+    operator: Authorized<Reader>,
+    purpose: StatedPurpose,
+    PathId(id): PathId,
+) -> Result<DisclosedJson<DisclosureListResponse>, Problem> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    let id = PersonId::from(id);
+    if state.store.find_person(id).await?.is_none() {
+        return Err(Problem::not_found("person"));
+    }
+    // Recorded before the list is read, so that the list shows this reading too.
+    let reading =
+        disclose_to_operator(&state, &operator, purpose, id, &["disclosure_log"], ()).await?;
+    let log = state.log.list_subject_entries(id).await?;
+    let tree_size = log.checkpoint.as_ref().map_or(0, |c| c.size);
+    let entries = log
+        .entries
+        .into_iter()
+        .map(|entry| DisclosureEntryResponse {
+            index: entry.index,
+            status: match (&entry.index, &entry.proof) {
+                (_, Some(_)) => "included",
+                (Some(_), None) => "integrated",
+                (None, _) => "waiting",
+            },
+            id: entry.record.id.as_uuid(),
+            time: rfc3339(entry.record.time),
+            recipient: entry.record.recipient,
+            disclosed: entry.record.disclosed,
+            purpose: entry.record.purpose,
+            legal_basis: entry.record.legal_basis,
+            entry: STANDARD.encode(&entry.entry),
+            inclusion_proof: entry
+                .proof
+                .map(|proof| proof.iter().map(|hash| STANDARD.encode(hash)).collect()),
+        })
+        .collect();
+    Ok(DisclosedJson(
+        reading.id(),
+        DisclosureListResponse {
+            checkpoint: log.checkpoint.map(|c| c.note),
+            tree_size,
+            entries,
+        },
+    ))
 }

@@ -1,0 +1,542 @@
+//! The SQL implementation of [`DisclosureLog`]: the outbox, the integrator that moves records
+//! into the tiled tree, checkpoint signing, and the reads that serve tiles, checkpoints and a
+//! person's records with proofs. The tree arithmetic is `dinhdanh-ledger`'s; this module only
+//! moves bytes between it and the database.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dinhdanh_crypto::{SignatureAlgorithm, SigningKey};
+use dinhdanh_ledger::{
+    Checkpoint, NoteSigner, NoteVerifier, TileAppender, TileId, TileMap, inclusion_proof,
+    leaf_hash, root_hash, sign_note, tiles_for,
+};
+use jiff::Timestamp;
+use sqlx::{Any, AnyPool, Row, Transaction};
+use tokio::sync::Notify;
+
+use crate::disclosure::{
+    DisclosureLog, DisclosureRecord, Integration, NewDisclosure, SignedCheckpoint, SubjectEntry,
+    SubjectLog,
+};
+use crate::keys::Keyring;
+use crate::model::{DisclosureId, PersonId};
+use crate::sql::{now_micros, values_placeholders};
+use crate::{Backend, StoreError};
+
+/// Domain of the subject pseudonym under the blind-index key.
+const SUBJECT_DOMAIN: &str = "disclosure-subject";
+/// Rows per multi-row statement (4 parameters a row).
+const CHUNK: usize = 1_000;
+/// The checkpoint keys: ML-DSA-65 signs, Ed25519 co-signs for classical verifiers.
+const LOG_KEY_ALGORITHMS: [SignatureAlgorithm; 2] =
+    [SignatureAlgorithm::MlDsa65, SignatureAlgorithm::Ed25519];
+
+fn log_key_aad(algorithm: SignatureAlgorithm) -> Vec<u8> {
+    format!("dinhdanh log key v1\0{}", algorithm.jose_name()).into_bytes()
+}
+
+fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt("log index"))
+}
+
+/// The disclosure log on a SQL database.
+pub(crate) struct SqlDisclosureLog {
+    pool: AnyPool,
+    backend: Backend,
+    keys: Arc<Keyring>,
+    origin: String,
+    signers: Vec<NoteSigner>,
+    verifiers: Vec<NoteVerifier>,
+    recorded: AtomicU64,
+    recorded_signal: Notify,
+}
+
+impl SqlDisclosureLog {
+    /// Opens the log, creating its checkpoint keys on first use (safe when nodes start at once).
+    pub(crate) async fn open(
+        pool: AnyPool,
+        backend: Backend,
+        keys: Arc<Keyring>,
+    ) -> Result<Self, StoreError> {
+        let origin: String = sqlx::query("SELECT origin FROM log_state WHERE id = 1")
+            .fetch_one(&pool)
+            .await?
+            .try_get(0)?;
+        let mut signers = Vec::new();
+        for algorithm in LOG_KEY_ALGORITHMS {
+            let key = load_or_create_key(&pool, &keys, algorithm).await?;
+            signers.push(
+                NoteSigner::new(&origin, key)
+                    .map_err(|_| StoreError::Corrupt("log_state.origin"))?,
+            );
+        }
+        let verifiers = signers.iter().map(NoteSigner::verifier).collect();
+        Ok(Self {
+            pool,
+            backend,
+            keys,
+            origin,
+            signers,
+            verifiers,
+            recorded: AtomicU64::new(0),
+            recorded_signal: Notify::new(),
+        })
+    }
+
+    fn pseudonym(&self, person: PersonId) -> [u8; 32] {
+        self.keys
+            .blind()
+            .index(SUBJECT_DOMAIN, person.to_string().as_bytes())
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// that reads inside it never meet a newer commit when the first write comes.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    async fn tiles(&self, tiles: Vec<(u8, u64)>) -> Result<TileMap, StoreError> {
+        let mut map = TileMap::new();
+        for (level, index) in tiles {
+            if let Some(data) = self.find_tile(level, index).await? {
+                map.insert(level, index, data)
+                    .map_err(|_| StoreError::Corrupt("log_tiles.hashes"))?;
+            }
+        }
+        Ok(map)
+    }
+}
+
+async fn load_or_create_key(
+    pool: &AnyPool,
+    keys: &Keyring,
+    algorithm: SignatureAlgorithm,
+) -> Result<SigningKey, StoreError> {
+    let select = "SELECT private_key FROM log_keys WHERE algorithm = $1";
+    let name = algorithm.jose_name();
+    let aad = log_key_aad(algorithm);
+    let existing = sqlx::query(select).bind(name).fetch_optional(pool).await?;
+    let sealed: Vec<u8> = match existing {
+        Some(row) => row.try_get(0)?,
+        None => {
+            let key = SigningKey::generate(algorithm)?;
+            let sealed = keys.field().seal(&aad, &key.private_bytes())?;
+            sqlx::query(
+                "INSERT INTO log_keys (algorithm, public_key, private_key, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(key.verifying_key().as_bytes().to_vec())
+            .bind(sealed)
+            .bind(now_micros())
+            .execute(pool)
+            .await?;
+            // Another node may have won the race: use whichever key was stored.
+            sqlx::query(select)
+                .bind(name)
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?
+        }
+    };
+    let private = keys
+        .field()
+        .open(&aad, &sealed)
+        .map_err(|_| StoreError::Corrupt("log_keys.private_key"))?;
+    Ok(SigningKey::from_private_bytes(algorithm, &private)?)
+}
+
+fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<SignedCheckpoint, StoreError> {
+    Ok(SignedCheckpoint {
+        size: to_u64(row.try_get(0)?, "log_checkpoints.size")?,
+        root: row
+            .try_get::<Vec<u8>, _>(1)?
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("log_checkpoints.root"))?,
+        note: row.try_get(2)?,
+    })
+}
+
+#[async_trait]
+impl DisclosureLog for SqlDisclosureLog {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn verifiers(&self) -> &[NoteVerifier] {
+        &self.verifiers
+    }
+
+    async fn record_disclosures(
+        &self,
+        disclosures: &[NewDisclosure],
+    ) -> Result<Vec<DisclosureId>, StoreError> {
+        let time =
+            Timestamp::from_microsecond(now_micros()).map_err(|_| StoreError::Corrupt("clock"))?;
+        let mut rows = Vec::with_capacity(disclosures.len());
+        for disclosure in disclosures {
+            let subject = self.pseudonym(disclosure.subject);
+            let record = DisclosureRecord {
+                v: 1,
+                id: DisclosureId::generate(),
+                time,
+                recipient: disclosure.recipient.to_string(),
+                subject: URL_SAFE_NO_PAD.encode(subject),
+                disclosed: disclosure.fields.iter().map(|f| (*f).to_owned()).collect(),
+                purpose: disclosure.purpose.as_str().to_owned(),
+                legal_basis: disclosure.legal_basis.to_owned(),
+            };
+            rows.push((record.id, subject, record.to_entry()?));
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO disclosure_outbox (id, subject, entry) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, subject, entry) in chunk {
+                query = query
+                    .bind(id.to_string())
+                    .bind(subject.to_vec())
+                    .bind(entry.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.recorded
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        self.recorded_signal.notify_waiters();
+        Ok(rows.into_iter().map(|(id, _, _)| id).collect())
+    }
+
+    async fn wait_for_records(&self, count: u64) {
+        loop {
+            let notified = self.recorded_signal.notified();
+            if self.recorded.load(Ordering::Relaxed) >= count {
+                self.recorded.store(0, Ordering::Relaxed);
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    async fn integrate(&self, max: usize) -> Result<Integration, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Locks the log's one state row: integrators on several nodes take turns.
+        let size: i64 =
+            sqlx::query("UPDATE log_state SET updated_at = $1 WHERE id = 1 RETURNING size")
+                .bind(now_micros())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        let size = to_u64(size, "log_state.size")?;
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let waiting = sqlx::query(
+            "SELECT seq, id, subject, entry FROM disclosure_outbox ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if waiting.is_empty() {
+            tx.rollback().await?;
+            return Ok(Integration {
+                integrated: 0,
+                size,
+            });
+        }
+        let mut edge = TileMap::new();
+        for tile in TileId::edge(size) {
+            let data: Vec<u8> =
+                sqlx::query("SELECT hashes FROM log_tiles WHERE level = $1 AND idx = $2")
+                    .bind(i64::from(tile.level))
+                    .bind(to_i64(tile.index)?)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::Corrupt("log_tiles (edge tile missing)"))?
+                    .try_get(0)?;
+            edge.insert(tile.level, tile.index, data)
+                .map_err(|_| StoreError::Corrupt("log_tiles.hashes"))?;
+        }
+        let mut tree = TileAppender::resume(size, &edge)
+            .map_err(|_| StoreError::Corrupt("log_tiles (edge tile too short)"))?;
+        let mut seqs = Vec::with_capacity(waiting.len());
+        let mut entries = Vec::with_capacity(waiting.len());
+        for row in &waiting {
+            let seq: i64 = row.try_get(0)?;
+            let id: String = row.try_get(1)?;
+            let subject: Vec<u8> = row.try_get(2)?;
+            let entry: Vec<u8> = row.try_get(3)?;
+            tree.push(leaf_hash(&entry));
+            seqs.push(seq);
+            entries.push((id, subject, entry));
+        }
+        for (chunk_number, chunk) in entries.chunks(CHUNK).enumerate() {
+            let sql = format!(
+                "INSERT INTO log_entries (idx, id, subject, entry) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for (offset, (id, subject, entry)) in chunk.iter().enumerate() {
+                let index = size + (chunk_number * CHUNK + offset) as u64;
+                query = query
+                    .bind(to_i64(index)?)
+                    .bind(id.as_str())
+                    .bind(subject.as_slice())
+                    .bind(entry.as_slice());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let tiles = tree.take_tiles();
+        for chunk in tiles.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO log_tiles (level, idx, hashes) VALUES {} \
+                 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+                values_placeholders(self.backend, chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for tile in chunk {
+                query = query
+                    .bind(i64::from(tile.id.level))
+                    .bind(to_i64(tile.id.index)?)
+                    .bind(tile.data.as_slice());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE log_state SET size = $1 WHERE id = 1")
+            .bind(to_i64(tree.size())?)
+            .execute(&mut *tx)
+            .await?;
+        for chunk in seqs.chunks(CHUNK) {
+            let placeholders: Vec<String> = match self.backend {
+                Backend::Sqlite => vec!["?".to_owned(); chunk.len()],
+                Backend::Postgres => (1..=chunk.len()).map(|n| format!("${n}")).collect(),
+            };
+            let sql = format!(
+                "DELETE FROM disclosure_outbox WHERE seq IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Integration {
+            integrated: entries.len(),
+            size: tree.size(),
+        })
+    }
+
+    async fn publish_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let size: i64 = sqlx::query("SELECT size FROM log_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let size = to_u64(size, "log_state.size")?;
+        let latest = self.latest_checkpoint().await?.map_or(0, |c| c.size);
+        if size == 0 || size <= latest {
+            return Ok(None);
+        }
+        let needed = tiles_for(size, |source| root_hash(source, size))
+            .map_err(|_| StoreError::Corrupt("log size"))?;
+        let wanted: Vec<(u8, u64)> = needed.iter().map(|tile| (tile.level, tile.index)).collect();
+        let map = self.tiles(wanted).await?;
+        let root = root_hash(&map, size).map_err(|_| StoreError::Corrupt("log_tiles"))?;
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        };
+        let signers: Vec<&NoteSigner> = self.signers.iter().collect();
+        let note = sign_note(&checkpoint.body(), &signers)
+            .map_err(|_| StoreError::Crypto(dinhdanh_crypto::CryptoError::Internal))?;
+        sqlx::query(
+            "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(to_i64(size)?)
+        .bind(root.to_vec())
+        .bind(note.as_str())
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(SignedCheckpoint { size, root, note }))
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        sqlx::query("SELECT size, root, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| checkpoint_from_row(&row))
+            .transpose()
+    }
+
+    async fn list_checkpoints(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        sqlx::query("SELECT size, root, note FROM log_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(checkpoint_from_row)
+            .collect()
+    }
+
+    async fn find_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Ok(index) = i64::try_from(index) else {
+            return Ok(None);
+        };
+        Ok(
+            sqlx::query("SELECT hashes FROM log_tiles WHERE level = $1 AND idx = $2")
+                .bind(i64::from(level))
+                .bind(index)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?,
+        )
+    }
+
+    async fn list_tiles(
+        &self,
+        after: Option<(u8, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(u8, u64, Vec<u8>)>, StoreError> {
+        let (level, index) = match after {
+            Some((level, index)) => (i64::from(level), to_i64(index)?),
+            None => (-1, -1),
+        };
+        sqlx::query(
+            "SELECT level, idx, hashes FROM log_tiles \
+             WHERE level > $1 OR (level = $1 AND idx > $2) ORDER BY level, idx LIMIT $3",
+        )
+        .bind(level)
+        .bind(index)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let level = u8::try_from(row.try_get::<i64, _>(0)?)
+                .map_err(|_| StoreError::Corrupt("log_tiles.level"))?;
+            Ok((
+                level,
+                to_u64(row.try_get(1)?, "log_tiles.idx")?,
+                row.try_get(2)?,
+            ))
+        })
+        .collect()
+    }
+
+    async fn list_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        sqlx::query("SELECT idx, entry FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
+            .bind(to_i64(from)?)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((to_u64(row.try_get(0)?, "log_entries.idx")?, row.try_get(1)?)))
+            .collect()
+    }
+
+    async fn sizes(&self) -> Result<(u64, u64), StoreError> {
+        let size: i64 = sqlx::query("SELECT size FROM log_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let waiting: i64 = sqlx::query("SELECT COUNT(*) FROM disclosure_outbox")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok((
+            to_u64(size, "log_state.size")?,
+            to_u64(waiting, "disclosure_outbox")?,
+        ))
+    }
+
+    async fn list_subject_entries(&self, subject: PersonId) -> Result<SubjectLog, StoreError> {
+        let pseudonym = self.pseudonym(subject).to_vec();
+        let checkpoint = self.latest_checkpoint().await?;
+        let integrated =
+            sqlx::query("SELECT idx, entry FROM log_entries WHERE subject = $1 ORDER BY idx")
+                .bind(pseudonym.clone())
+                .fetch_all(&self.pool)
+                .await?;
+        let waiting =
+            sqlx::query("SELECT entry FROM disclosure_outbox WHERE subject = $1 ORDER BY seq")
+                .bind(pseudonym)
+                .fetch_all(&self.pool)
+                .await?;
+        let size = checkpoint.as_ref().map_or(0, |c| c.size);
+        let mut entries = Vec::with_capacity(integrated.len() + waiting.len());
+        let mut needed = BTreeMap::new();
+        for row in &integrated {
+            let index = to_u64(row.try_get(0)?, "log_entries.idx")?;
+            let entry: Vec<u8> = row.try_get(1)?;
+            if index < size {
+                let tiles = tiles_for(size, |source| inclusion_proof(source, index, size))
+                    .map_err(|_| StoreError::Corrupt("log size"))?;
+                for tile in tiles {
+                    needed.insert((tile.level, tile.index), ());
+                }
+            }
+            entries.push(SubjectEntry {
+                record: DisclosureRecord::from_entry(&entry)?,
+                entry,
+                index: Some(index),
+                proof: None,
+            });
+        }
+        let map = self.tiles(needed.into_keys().collect()).await?;
+        for entry in &mut entries {
+            if let Some(index) = entry.index.filter(|index| *index < size) {
+                entry.proof = Some(
+                    inclusion_proof(&map, index, size)
+                        .map_err(|_| StoreError::Corrupt("log_tiles"))?,
+                );
+            }
+        }
+        for row in &waiting {
+            let entry: Vec<u8> = row.try_get(0)?;
+            entries.push(SubjectEntry {
+                record: DisclosureRecord::from_entry(&entry)?,
+                entry,
+                index: None,
+                proof: None,
+            });
+        }
+        Ok(SubjectLog {
+            checkpoint,
+            entries,
+        })
+    }
+
+    async fn contains_record(&self, id: DisclosureId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let count: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM log_entries WHERE id = $1) + \
+             (SELECT COUNT(*) FROM disclosure_outbox WHERE id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(count > 0)
+    }
+}
