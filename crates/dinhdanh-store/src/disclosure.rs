@@ -258,7 +258,4 @@ pub trait DisclosureLog: Send + Sync + 'static {
 
     /// A person's records, with inclusion proofs against the latest checkpoint.
     async fn list_subject_entries(&self, subject: PersonId) -> Result<SubjectLog, StoreError>;
-
-    /// Whether the record with this id is in the tree or the outbox.
-    async fn contains_record(&self, id: DisclosureId) -> Result<bool, StoreError>;
 }

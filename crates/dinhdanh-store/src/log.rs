@@ -526,17 +526,4 @@ impl DisclosureLog for SqlDisclosureLog {
             entries,
         })
     }
-
-    async fn contains_record(&self, id: DisclosureId) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        let count: i64 = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM log_entries WHERE id = $1) + \
-             (SELECT COUNT(*) FROM disclosure_outbox WHERE id = $1)",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        Ok(count > 0)
-    }
 }
