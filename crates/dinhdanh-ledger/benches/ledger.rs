@@ -11,7 +11,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dinhdanh_crypto::sha256;
 use dinhdanh_ledger::{
-    Hash, TileAppender, TileMap, inclusion_proof, leaf_hash, node_hash, tiles_for, verify_inclusion,
+    Hash, TileAppender, TileMap, consistency_proof, inclusion_proof, leaf_hash, node_hash,
+    tiles_for, verify_consistency, verify_inclusion,
 };
 
 /// A disclosure record's typical size (`dinhdanh-store`'s JSON entry is about 330 bytes).
@@ -76,6 +77,27 @@ fn naive_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     proof
 }
 
+/// RFC 9162 §2.1.4.1 `SUBPROOF` by definition.
+fn naive_subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
+    if m == leaves.len() {
+        return if whole { vec![] } else { vec![mth(leaves)] };
+    }
+    let mut k = 1;
+    while k * 2 < leaves.len() {
+        k *= 2;
+    }
+    let (mut proof, sibling) = if m <= k {
+        (naive_subproof(m, &leaves[..k], whole), mth(&leaves[k..]))
+    } else {
+        (
+            naive_subproof(m - k, &leaves[k..], false),
+            mth(&leaves[..k]),
+        )
+    };
+    proof.push(sibling);
+    proof
+}
+
 fn proofs(c: &mut Criterion) {
     let largest = 3_000_017usize;
     let leaves: Vec<Hash> = (0..largest as u32)
@@ -95,6 +117,23 @@ fn proofs(c: &mut Criterion) {
         assert_eq!(proof, naive_path(index, &leaves[..size]), "proof at {size}");
         let root = mth(&leaves[..size]);
         verify_inclusion(&leaves[index], index as u64, size as u64, &proof, &root).unwrap();
+
+        // A consistency proof from an older tree, checked the same way.
+        let old = size / 3 + 7;
+        let consistency = consistency_proof(&map, old as u64, size as u64).unwrap();
+        assert_eq!(
+            consistency,
+            naive_subproof(old, &leaves[..size], true),
+            "consistency at {size}"
+        );
+        verify_consistency(
+            old as u64,
+            size as u64,
+            &mth(&leaves[..old]),
+            &root,
+            &consistency,
+        )
+        .unwrap();
 
         group.bench_function(BenchmarkId::new("produce", size), |b| {
             b.iter(|| {

@@ -304,3 +304,39 @@ async fn tiles_are_served_by_their_canonical_paths_only() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_publisher_signs_after_n_records_without_waiting_for_its_interval() {
+    let app = TestApp::init().await;
+    let person = app.create_person(&synthetic_person_bodies(1)[0]).await;
+    let path = format!("/v1/persons/{}", person["id"].as_str().unwrap());
+    let log = app.store().disclosure_log();
+    let config = dinhdanh_server::LogConfig {
+        checkpoint_interval_ms: 3_600_000,
+        checkpoint_after_entries: 5,
+        integration_batch: 2,
+    };
+    let publisher = dinhdanh_server::spawn_log_publisher(log.clone(), config);
+    for _ in 0..4 {
+        expect_json(app.get(&app.reader, &path).await, StatusCode::OK).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        log.latest_checkpoint().await.unwrap().is_none(),
+        "4 of 5: not yet"
+    );
+    expect_json(app.get(&app.reader, &path).await, StatusCode::OK).await;
+    let mut size = 0;
+    for _ in 0..100 {
+        if let Some(checkpoint) = log.latest_checkpoint().await.unwrap() {
+            size = checkpoint.size;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Integrated two at a time, then signed once.
+    assert_eq!(size, 5);
+    assert_eq!(log.sizes().await.unwrap(), (5, 0));
+    publisher.abort();
+    app.shutdown().await;
+}

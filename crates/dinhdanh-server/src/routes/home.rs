@@ -43,6 +43,7 @@ const PAGE: &str = r#"<!doctype html>
   <tbody>
     <tr><td><a href="/openapi.json">/openapi.json</a></td><td>OpenAPI 3.1 của API đăng ký / the registry API</td></tr>
     <tr><td><code>/v1/persons</code>, <code>/v1/organisations</code></td><td>Đăng ký công dân và tổ chức (cần mã thông báo) / the registry, with an operator token</td></tr>
+    <tr><td><a href="/log/checkpoint">/log/checkpoint</a>, <a href="/log/keys">/log/keys</a></td><td>Nhật ký cung cấp dữ liệu cá nhân, ký ML-DSA-65 và Ed25519 / the disclosure log, signed with ML-DSA-65 and Ed25519: {{LOG}}</td></tr>
     <tr><td><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></td><td>Tình trạng hoạt động / liveness and readiness</td></tr>
     <tr><td><a href="/metrics">/metrics</a></td><td>Số liệu Prometheus / Prometheus metrics</td></tr>
   </tbody>
@@ -57,6 +58,13 @@ Personal data is encrypted at rest; this page shows none.</p>
 /// The home page.
 pub(crate) async fn home(State(state): State<AppState>) -> Response {
     let ready = state.store.ping().await.is_ok();
+    let log = match (state.log.sizes().await, state.log.latest_checkpoint().await) {
+        (Ok((size, waiting)), Ok(checkpoint)) => format!(
+            "{size} bản ghi / records, {waiting} đang chờ / waiting; điểm kiểm tra / checkpoint: {}",
+            checkpoint.map_or_else(|| "—".to_owned(), |c| c.size.to_string())
+        ),
+        _ => "—".to_owned(),
+    };
     let page = PAGE
         .replace("{{STATUS_CLASS}}", if ready { "ok" } else { "down" })
         .replace(
@@ -67,7 +75,8 @@ pub(crate) async fn home(State(state): State<AppState>) -> Response {
                 "không sẵn sàng / not ready"
             },
         )
-        .replace("{{BACKEND}}", state.store.backend().as_str());
+        .replace("{{BACKEND}}", state.store.backend().as_str())
+        .replace("{{LOG}}", &log);
     let mut response = Html(page).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
