@@ -87,7 +87,12 @@ pub struct LogAudit {
     tree: TileAppender,
     recorded_leaves: Option<HashMap<Hash, u64>>,
     findings: Vec<Finding>,
+    /// Set when the entries make no sense as a sequence; later ones are not judged.
+    abandoned: bool,
 }
+
+/// The widest run of missing indexes rebuilt leaf by leaf.
+const MAX_GAP: u64 = 1 << 16;
 
 impl LogAudit {
     /// Starts an audit of a log whose stored tiles are `stored`, against checkpoints (size and
@@ -102,6 +107,7 @@ impl LogAudit {
             tree: TileAppender::new(),
             recorded_leaves: None,
             findings: Vec::new(),
+            abandoned: false,
         }
     }
 
@@ -117,6 +123,26 @@ impl LogAudit {
 
     /// Feeds the entry stored at `index`. Indexes must increase; a skipped one is missing.
     pub fn entry(&mut self, index: u64, entry: &[u8]) {
+        if self.abandoned {
+            return;
+        }
+        if index < self.tree.size() {
+            // A repeated or decreasing index: the store returned rows out of order.
+            self.findings.push(Finding::Missing {
+                index: self.tree.size(),
+            });
+            self.abandoned = true;
+            return;
+        }
+        if index - self.tree.size() > MAX_GAP {
+            // A gap this wide is an index rewritten, not entries lost one by one: report it
+            // once rather than rebuild millions of placeholder leaves.
+            self.findings.push(Finding::Missing {
+                index: self.tree.size(),
+            });
+            self.abandoned = true;
+            return;
+        }
         while self.tree.size() < index {
             let missing = self.tree.size();
             self.findings.push(Finding::Missing { index: missing });
@@ -186,6 +212,9 @@ impl LogAudit {
     /// Ends the audit: checks the partial tiles at the right edge, the signed sizes against the
     /// entries stored, and returns every finding, the first one first.
     pub fn finish(mut self) -> Vec<Finding> {
+        if self.abandoned {
+            return self.findings;
+        }
         for tile in self.tree.take_tiles() {
             self.compare_tile(&tile);
         }

@@ -93,8 +93,8 @@ pub fn verify_consistency(
         };
     }
     if old_size == 0 {
-        // Every tree extends the empty tree (RFC 9162 §2.1.4: the proof is empty).
-        return if proof.is_empty() {
+        // Every tree extends the empty tree, whose root is fixed; the proof is empty.
+        return if proof.is_empty() && *old_root == empty_root() {
             Ok(())
         } else {
             Err(LedgerError::InvalidProof)

@@ -242,8 +242,8 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, LedgerEr
 pub struct VerifiedNote {
     /// The signed text, final newline included.
     pub text: String,
-    /// The algorithms of the known keys whose signatures verified.
-    pub verified: Vec<SignatureAlgorithm>,
+    /// The known keys whose signatures verified.
+    pub verified: Vec<NoteVerifier>,
 }
 
 /// Splits and verifies a signed note against `verifiers` (C2SP signed-note): signatures by
@@ -275,6 +275,7 @@ pub fn open_note(note: &str, verifiers: &[NoteVerifier]) -> Result<VerifiedNote,
         let (name, encoded) = rest
             .split_once(' ')
             .ok_or(LedgerError::BadNote("signature line"))?;
+        check_name(name).map_err(|_| LedgerError::BadNote("signature key name"))?;
         let bytes = STANDARD
             .decode(encoded)
             .map_err(|_| LedgerError::BadNote("signature encoding"))?;
@@ -285,11 +286,15 @@ pub fn open_note(note: &str, verifiers: &[NoteVerifier]) -> Result<VerifiedNote,
         let Some(verifier) = verifiers.iter().find(|v| v.name == name && v.id == id) else {
             continue;
         };
+        if verified.contains(verifier) {
+            // One key, one signature (as Go's note package requires).
+            return Err(LedgerError::BadNote("a key signed twice"));
+        }
         verifier
             .key
             .verify(text.as_bytes(), &bytes[4..])
             .map_err(|_| LedgerError::BadSignature(verifier.key.algorithm()))?;
-        verified.push(verifier.key.algorithm());
+        verified.push(verifier.clone());
     }
     if verified.is_empty() {
         return Err(LedgerError::NoKnownSignature);
@@ -309,7 +314,7 @@ pub fn open_checkpoint(
 ) -> Result<Checkpoint, LedgerError> {
     let opened = open_note(note, verifiers)?;
     for verifier in verifiers {
-        if !opened.verified.contains(&verifier.key.algorithm()) {
+        if !opened.verified.contains(verifier) {
             return Err(LedgerError::MissingSignature(verifier.key.algorithm()));
         }
     }
@@ -387,6 +392,20 @@ mod tests {
             Err(LedgerError::NoKnownSignature)
         ));
         assert!(open_checkpoint(&note, "another.example/log", &verifiers).is_err());
+        // The same key's line twice is refused, even though each copy verifies.
+        let line = note.lines().last().unwrap();
+        let doubled = format!("{note}{line}\n");
+        assert_eq!(
+            open_note(&doubled, &verifiers),
+            Err(LedgerError::BadNote("a key signed twice"))
+        );
+        // Two Ed25519 keys required, one present: the second is missing.
+        let (_, other_classic) = signers();
+        let both = [classic.verifier(), other_classic.verifier()];
+        assert!(matches!(
+            open_checkpoint(&note, "dinhdanh.invalid/test-log", &both),
+            Err(LedgerError::MissingSignature(SignatureAlgorithm::Ed25519))
+        ));
     }
 
     #[test]

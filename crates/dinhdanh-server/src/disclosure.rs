@@ -45,7 +45,9 @@ impl FromRequestParts<AppState> for StatedPurpose {
             .ok_or_else(|| {
                 Problem::unprocessable(
                     "invalid-purpose",
-                    "Dinhdanh-Purpose must be UTF-8, 1 to 200 characters, without control characters",
+                    "Dinhdanh-Purpose must be UTF-8, 1 to 200 characters, without control or \
+                     invisible characters, and without identifiers (no run of 9 digits): the log \
+                     keeps it for ever",
                 )
             })?;
         Ok(Self(Some(purpose)))

@@ -63,6 +63,10 @@ pub fn spawn_log_publisher(log: Arc<dyn DisclosureLog>, config: LogConfig) -> Jo
                     tracing::debug!(size = checkpoint.size, "published a log checkpoint");
                 }
                 Ok(None) => {}
+                Err(err @ StoreError::LogInconsistent(_)) => tracing::error!(
+                    error = %err,
+                    "refusing to sign: the disclosure log no longer matches its last checkpoint"
+                ),
                 Err(err) => tracing::warn!(error = %err, "could not publish the disclosure log"),
             }
         }

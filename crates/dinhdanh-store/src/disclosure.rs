@@ -10,6 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dinhdanh_ledger::{Hash, NoteVerifier};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -48,7 +50,10 @@ impl FromStr for Recipient {
     }
 }
 
-/// Why data is released, in the recipient's words: 1 to 200 characters, no control characters.
+/// Why data is released, in the recipient's words: 1 to 200 characters. The log is permanent,
+/// so a purpose may not carry what looks like an identifier (a run of 9 or more digits: a
+/// citizen number, a phone number) nor control, bidirectional or zero-width characters that
+/// would make it read differently from what it says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Purpose(String);
 
@@ -57,7 +62,18 @@ impl Purpose {
     pub fn new(text: &str) -> Result<Self, InvalidPurpose> {
         let text = text.trim();
         let length = text.chars().count();
-        if length == 0 || length > 200 || text.chars().any(char::is_control) {
+        let hidden = |c: char| {
+            c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+        };
+        let mut digits = 0;
+        let mut longest_digits = 0;
+        for c in text.chars() {
+            digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+            longest_digits = longest_digits.max(digits);
+        }
+        if length == 0 || length > 200 || text.chars().any(hidden) || longest_digits >= 9 {
             return Err(InvalidPurpose);
         }
         Ok(Self(text.to_owned()))
@@ -69,10 +85,36 @@ impl Purpose {
     }
 }
 
-/// A stated purpose that is empty, longer than 200 characters or has control characters.
+/// A stated purpose that is empty, too long, or has hidden characters or an identifier-like run
+/// of digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("a purpose is 1 to 200 characters, without control characters")]
+#[error(
+    "a purpose is 1 to 200 characters, without control or invisible characters or runs of 9 digits"
+)]
 pub struct InvalidPurpose;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purposes_that_could_carry_an_identifier_or_hide_text_are_refused() {
+        assert!(Purpose::new("kiểm tra hồ sơ theo yêu cầu số 12/2026").is_ok());
+        assert!(Purpose::new("12345678 lần").is_ok());
+        for bad in [
+            "",
+            "   ",
+            "tra cứu 079305000123",
+            "gọi 0912345678",
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "a\nb",
+        ] {
+            assert_eq!(Purpose::new(bad), Err(InvalidPurpose), "{bad:?}");
+        }
+        assert!(Purpose::new(&"x".repeat(201)).is_err());
+    }
+}
 
 /// A disclosure about to happen.
 #[derive(Clone, Debug)]
@@ -161,6 +203,26 @@ pub async fn disclose<T>(
     Ok(Disclosed { value, id })
 }
 
+/// An entry as stored: its index, the subject column it is found by, and its bytes.
+#[derive(Clone, Debug)]
+pub struct StoredEntry {
+    /// Index in the tree.
+    pub index: u64,
+    /// The pseudonym column (outside the tree; must agree with the entry's own subject).
+    pub subject: Vec<u8>,
+    /// The entry bytes.
+    pub entry: Vec<u8>,
+}
+
+impl StoredEntry {
+    /// Whether the subject column names the person the entry itself names. A changed column
+    /// would hide the entry from its person, or show it to another.
+    pub fn subject_agrees(&self) -> bool {
+        DisclosureRecord::from_entry(&self.entry)
+            .is_ok_and(|record| record.subject == URL_SAFE_NO_PAD.encode(&self.subject))
+    }
+}
+
 /// A signed checkpoint as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedCheckpoint {
@@ -247,15 +309,12 @@ pub trait DisclosureLog: Send + Sync + 'static {
     ) -> Result<Vec<(u8, u64, Vec<u8>)>, StoreError>;
 
     /// Up to `limit` stored entries with index ≥ `from`, in index order, for audits.
-    async fn list_entries(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    async fn list_entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
 
     /// How many entries the tree holds, and how many records wait in the outbox.
     async fn sizes(&self) -> Result<(u64, u64), StoreError>;
 
-    /// A person's records, with inclusion proofs against the latest checkpoint.
+    /// A person's records, with inclusion proofs against the latest checkpoint (whose size and
+    /// root are taken from its verified note, not from the row beside it).
     async fn list_subject_entries(&self, subject: PersonId) -> Result<SubjectLog, StoreError>;
 }

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// Sealing, opening or key handling failed.
     #[error("cryptography: {0}")]
     Crypto(#[from] CryptoError),
+    /// The stored log does not extend its last signed checkpoint, or that checkpoint does not
+    /// verify: nothing more is signed until an operator looks.
+    #[error("disclosure log: {0}")]
+    LogInconsistent(&'static str),
     /// A stored value could not be decoded: the database was altered or is corrupt.
     #[error("corrupt stored value in {0}")]
     Corrupt(&'static str),

@@ -15,7 +15,7 @@ use dinhdanh_crypto::{KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHas
 
 pub use disclosure::{
     Disclosed, DisclosureLog, DisclosureRecord, Integration, InvalidPurpose, NewDisclosure,
-    Purpose, Recipient, SignedCheckpoint, SubjectEntry, SubjectLog, disclose,
+    Purpose, Recipient, SignedCheckpoint, StoredEntry, SubjectEntry, SubjectLog, disclose,
 };
 pub use error::StoreError;
 pub use model::{

@@ -3,7 +3,7 @@
 //! person's records with proofs. The tree arithmetic is `dinhdanh-ledger`'s; this module only
 //! moves bytes between it and the database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,16 +12,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dinhdanh_crypto::{SignatureAlgorithm, SigningKey};
 use dinhdanh_ledger::{
-    Checkpoint, NoteSigner, NoteVerifier, TileAppender, TileId, TileMap, inclusion_proof,
-    leaf_hash, root_hash, sign_note, tiles_for,
+    Checkpoint, LedgerError, NoteSigner, NoteVerifier, TileAppender, TileId, TileMap, TileSource,
+    consistency_proof, inclusion_proof, leaf_hash, open_checkpoint, root_hash, sign_note,
+    tiles_for, verify_consistency,
 };
 use jiff::Timestamp;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::Notify;
 
 use crate::disclosure::{
-    DisclosureLog, DisclosureRecord, Integration, NewDisclosure, SignedCheckpoint, SubjectEntry,
-    SubjectLog,
+    DisclosureLog, DisclosureRecord, Integration, NewDisclosure, SignedCheckpoint, StoredEntry,
+    SubjectEntry, SubjectLog,
 };
 use crate::keys::Keyring;
 use crate::model::{DisclosureId, PersonId};
@@ -107,6 +108,16 @@ impl SqlDisclosureLog {
         })
     }
 
+    /// The latest checkpoint with its note opened under this log's own keys.
+    async fn verified_latest(&self) -> Result<Option<(SignedCheckpoint, Checkpoint)>, StoreError> {
+        let Some(latest) = self.latest_checkpoint().await? else {
+            return Ok(None);
+        };
+        let opened = open_checkpoint(&latest.note, &self.origin, &self.verifiers)
+            .map_err(|_| StoreError::LogInconsistent("the latest checkpoint does not verify"))?;
+        Ok(Some((latest, opened)))
+    }
+
     async fn tiles(&self, tiles: Vec<(u8, u64)>) -> Result<TileMap, StoreError> {
         let mut map = TileMap::new();
         for (level, index) in tiles {
@@ -131,6 +142,20 @@ async fn load_or_create_key(
     let sealed: Vec<u8> = match existing {
         Some(row) => row.try_get(0)?,
         None => {
+            // Keys are made with the log. A log that has entries or checkpoints but no keys had
+            // them removed: making new ones would let anything verify.
+            let used: i64 = sqlx::query(
+                "SELECT (SELECT size FROM log_state WHERE id = 1) + \
+                 (SELECT COUNT(*) FROM log_checkpoints)",
+            )
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?;
+            if used > 0 {
+                return Err(StoreError::LogInconsistent(
+                    "the checkpoint keys are missing from a log that has entries",
+                ));
+            }
             let key = SigningKey::generate(algorithm)?;
             let sealed = keys.field().seal(&aad, &key.private_bytes())?;
             sqlx::query(
@@ -203,15 +228,12 @@ impl DisclosureLog for SqlDisclosureLog {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO disclosure_outbox (id, subject, entry) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 3)
+                "INSERT INTO disclosure_outbox (subject, entry) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 2)
             );
             let mut query = sqlx::query(&sql);
-            for (id, subject, entry) in chunk {
-                query = query
-                    .bind(id.to_string())
-                    .bind(subject.to_vec())
-                    .bind(entry.clone());
+            for (_, subject, entry) in chunk {
+                query = query.bind(subject.to_vec()).bind(entry.clone());
             }
             query.execute(&mut *tx).await?;
         }
@@ -244,12 +266,11 @@ impl DisclosureLog for SqlDisclosureLog {
                 .try_get(0)?;
         let size = to_u64(size, "log_state.size")?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let waiting = sqlx::query(
-            "SELECT seq, id, subject, entry FROM disclosure_outbox ORDER BY seq LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let waiting =
+            sqlx::query("SELECT seq, subject, entry FROM disclosure_outbox ORDER BY seq LIMIT $1")
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
         if waiting.is_empty() {
             tx.rollback().await?;
             return Ok(Integration {
@@ -276,24 +297,22 @@ impl DisclosureLog for SqlDisclosureLog {
         let mut entries = Vec::with_capacity(waiting.len());
         for row in &waiting {
             let seq: i64 = row.try_get(0)?;
-            let id: String = row.try_get(1)?;
-            let subject: Vec<u8> = row.try_get(2)?;
-            let entry: Vec<u8> = row.try_get(3)?;
+            let subject: Vec<u8> = row.try_get(1)?;
+            let entry: Vec<u8> = row.try_get(2)?;
             tree.push(leaf_hash(&entry));
             seqs.push(seq);
-            entries.push((id, subject, entry));
+            entries.push((subject, entry));
         }
         for (chunk_number, chunk) in entries.chunks(CHUNK).enumerate() {
             let sql = format!(
-                "INSERT INTO log_entries (idx, id, subject, entry) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 4)
+                "INSERT INTO log_entries (idx, subject, entry) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 3)
             );
             let mut query = sqlx::query(&sql);
-            for (offset, (id, subject, entry)) in chunk.iter().enumerate() {
+            for (offset, (subject, entry)) in chunk.iter().enumerate() {
                 let index = size + (chunk_number * CHUNK + offset) as u64;
                 query = query
                     .bind(to_i64(index)?)
-                    .bind(id.as_str())
                     .bind(subject.as_slice())
                     .bind(entry.as_slice());
             }
@@ -347,15 +366,33 @@ impl DisclosureLog for SqlDisclosureLog {
             .await?
             .try_get(0)?;
         let size = to_u64(size, "log_state.size")?;
-        let latest = self.latest_checkpoint().await?.map_or(0, |c| c.size);
-        if size == 0 || size <= latest {
+        // The tree must extend what was last signed: check the last note with our own keys and
+        // prove consistency from the tiles before signing anything new (C2SP tlog-checkpoint:
+        // a log never signs two inconsistent trees).
+        let previous = self.verified_latest().await?.map(|(_, opened)| opened);
+        let old = previous.as_ref().map_or(0, |c| c.size);
+        if size == 0 || size <= old {
             return Ok(None);
         }
-        let needed = tiles_for(size, |source| root_hash(source, size))
-            .map_err(|_| StoreError::Corrupt("log size"))?;
-        let wanted: Vec<(u8, u64)> = needed.iter().map(|tile| (tile.level, tile.index)).collect();
-        let map = self.tiles(wanted).await?;
-        let root = root_hash(&map, size).map_err(|_| StoreError::Corrupt("log_tiles"))?;
+        let operation = |source: &dyn TileSource| {
+            Ok((
+                root_hash(source, size)?,
+                consistency_proof(source, old, size)?,
+            ))
+        };
+        let needed = tiles_for(size, operation).map_err(|_| StoreError::Corrupt("log size"))?;
+        let map = self
+            .tiles(needed.iter().map(|tile| (tile.level, tile.index)).collect())
+            .await?;
+        let (root, proof) =
+            operation(&map).map_err(|_: LedgerError| StoreError::Corrupt("log_tiles"))?;
+        if let Some(previous) = &previous {
+            verify_consistency(old, size, &previous.root, &root, &proof).map_err(|_| {
+                StoreError::LogInconsistent(
+                    "the stored tree does not extend the latest signed checkpoint",
+                )
+            })?;
+        }
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size,
@@ -440,19 +477,23 @@ impl DisclosureLog for SqlDisclosureLog {
         .collect()
     }
 
-    async fn list_entries(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        sqlx::query("SELECT idx, entry FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-            .bind(to_i64(from)?)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| Ok((to_u64(row.try_get(0)?, "log_entries.idx")?, row.try_get(1)?)))
-            .collect()
+    async fn list_entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        sqlx::query(
+            "SELECT idx, subject, entry FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+        )
+        .bind(to_i64(from)?)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StoredEntry {
+                index: to_u64(row.try_get(0)?, "log_entries.idx")?,
+                subject: row.try_get(1)?,
+                entry: row.try_get(2)?,
+            })
+        })
+        .collect()
     }
 
     async fn sizes(&self) -> Result<(u64, u64), StoreError> {
@@ -471,24 +512,35 @@ impl DisclosureLog for SqlDisclosureLog {
     }
 
     async fn list_subject_entries(&self, subject: PersonId) -> Result<SubjectLog, StoreError> {
-        let pseudonym = self.pseudonym(subject).to_vec();
-        let checkpoint = self.latest_checkpoint().await?;
-        let integrated =
-            sqlx::query("SELECT idx, entry FROM log_entries WHERE subject = $1 ORDER BY idx")
-                .bind(pseudonym.clone())
-                .fetch_all(&self.pool)
-                .await?;
+        let pseudonym = self.pseudonym(subject);
+        let expected = URL_SAFE_NO_PAD.encode(pseudonym);
+        // Size and root come from the verified note, never from the columns beside it.
+        let latest = self.verified_latest().await?;
+        let size = latest.as_ref().map_or(0, |(_, opened)| opened.size);
+        // The outbox first: a record integrated between the two reads then shows up in the
+        // second, and the duplicate is dropped below; read the other way round it would be in
+        // neither.
         let waiting =
             sqlx::query("SELECT entry FROM disclosure_outbox WHERE subject = $1 ORDER BY seq")
-                .bind(pseudonym)
+                .bind(pseudonym.to_vec())
                 .fetch_all(&self.pool)
                 .await?;
-        let size = checkpoint.as_ref().map_or(0, |c| c.size);
+        let integrated =
+            sqlx::query("SELECT idx, entry FROM log_entries WHERE subject = $1 ORDER BY idx")
+                .bind(pseudonym.to_vec())
+                .fetch_all(&self.pool)
+                .await?;
         let mut entries = Vec::with_capacity(integrated.len() + waiting.len());
         let mut needed = BTreeMap::new();
+        let mut seen = HashSet::new();
         for row in &integrated {
             let index = to_u64(row.try_get(0)?, "log_entries.idx")?;
             let entry: Vec<u8> = row.try_get(1)?;
+            let record = DisclosureRecord::from_entry(&entry)?;
+            if record.subject != expected {
+                // The subject column was changed: the entry is not this person's.
+                continue;
+            }
             if index < size {
                 let tiles = tiles_for(size, |source| inclusion_proof(source, index, size))
                     .map_err(|_| StoreError::Corrupt("log size"))?;
@@ -496,8 +548,9 @@ impl DisclosureLog for SqlDisclosureLog {
                     needed.insert((tile.level, tile.index), ());
                 }
             }
+            seen.insert(record.id);
             entries.push(SubjectEntry {
-                record: DisclosureRecord::from_entry(&entry)?,
+                record,
                 entry,
                 index: Some(index),
                 proof: None,
@@ -514,15 +567,23 @@ impl DisclosureLog for SqlDisclosureLog {
         }
         for row in &waiting {
             let entry: Vec<u8> = row.try_get(0)?;
+            let record = DisclosureRecord::from_entry(&entry)?;
+            if record.subject != expected || seen.contains(&record.id) {
+                continue;
+            }
             entries.push(SubjectEntry {
-                record: DisclosureRecord::from_entry(&entry)?,
+                record,
                 entry,
                 index: None,
                 proof: None,
             });
         }
         Ok(SubjectLog {
-            checkpoint,
+            checkpoint: latest.map(|(stored, opened)| SignedCheckpoint {
+                size: opened.size,
+                root: opened.root,
+                note: stored.note,
+            }),
             entries,
         })
     }

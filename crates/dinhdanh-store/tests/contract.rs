@@ -891,9 +891,14 @@ async fn audit(log: &dyn DisclosureLog) -> Vec<String> {
     loop {
         let page = log.list_entries(from, 1000).await.unwrap();
         let Some(last) = page.last() else { break };
-        from = last.0 + 1;
-        for (index, entry) in &page {
-            audit.entry(*index, entry);
+        from = last.index + 1;
+        for stored in &page {
+            assert!(
+                stored.subject_agrees(),
+                "subject column of entry {}",
+                stored.index
+            );
+            audit.entry(stored.index, &stored.entry);
         }
     }
     audit.finish().iter().map(ToString::to_string).collect()
@@ -1011,6 +1016,41 @@ async fn disclosure_log_records_integrates_and_proves(db: &TestDb) {
     // The checkpoint keys outlive the process.
     let reopened = db.reopen(&db.master).await.unwrap();
     assert_eq!(reopened.disclosure_log().verifiers(), log.verifiers());
+
+    // A tree changed under a signed checkpoint is never signed again: here the last leaf
+    // hash of the signed tree (position 1501, in the partial level-0 tile 5).
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut tile: Vec<u8> =
+        sqlx::query_scalar("SELECT hashes FROM log_tiles WHERE level = 0 AND idx = 5")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(tile.len(), 222 * 32);
+    tile[221 * 32] ^= 1;
+    sqlx::query("UPDATE log_tiles SET hashes = $1 WHERE level = 0 AND idx = 5")
+        .bind(tile)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    log.integrate(100).await.unwrap();
+    assert!(matches!(
+        log.publish_checkpoint().await,
+        Err(StoreError::LogInconsistent(_))
+    ));
+    assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().size, 1502);
+
+    // Removed checkpoint keys are not silently replaced.
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DELETE FROM log_keys")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert!(matches!(
+        db.reopen(&db.master).await.map(|_| ()),
+        Err(StoreError::LogInconsistent(_))
+    ));
 }
 
 async fn disclosure_log_concurrent_writers_and_integrators_lose_nothing(db: &TestDb) {
@@ -1050,12 +1090,12 @@ async fn disclosure_log_concurrent_writers_and_integrators_lose_nothing(db: &Tes
     log.publish_checkpoint().await.unwrap();
     assert_eq!(log.sizes().await.unwrap(), (1000, 0));
     let entries = log.list_entries(0, 5000).await.unwrap();
-    let indexes: Vec<u64> = entries.iter().map(|(index, _)| *index).collect();
+    let indexes: Vec<u64> = entries.iter().map(|stored| stored.index).collect();
     assert_eq!(indexes, (0..1000).collect::<Vec<_>>(), "dense, in order");
     let mut stored: Vec<String> = entries
         .iter()
-        .map(|(_, entry)| {
-            dinhdanh_store::DisclosureRecord::from_entry(entry)
+        .map(|stored| {
+            dinhdanh_store::DisclosureRecord::from_entry(&stored.entry)
                 .unwrap()
                 .id
                 .to_string()

@@ -25,20 +25,39 @@ pub struct LogReport {
     pub problems: Vec<String>,
 }
 
-/// Audits the log. `pinned` are verifier keys from outside the store (the `/log/keys` text
-/// kept by an auditor); without them the store's own keys are used. `progress` is told how
-/// many entries were read.
+/// What an auditor brings from outside the store.
+#[derive(Debug, Default)]
+pub struct Trusted {
+    /// Verifier keys (the `/log/keys` text kept elsewhere); without them the store's own.
+    pub keys: Option<Vec<NoteVerifier>>,
+    /// A checkpoint note saved earlier (from `/log/checkpoint`): the log must still contain it.
+    pub checkpoint: Option<String>,
+}
+
+/// Audits the log. `progress` is told how many entries were read.
 pub async fn verify_log(
     log: &dyn DisclosureLog,
-    pinned: Option<Vec<NoteVerifier>>,
+    trusted: Trusted,
     progress: impl Fn(u64),
 ) -> Result<LogReport> {
-    let verifiers = pinned.unwrap_or_else(|| log.verifiers().to_vec());
+    let verifiers = trusted.keys.unwrap_or_else(|| log.verifiers().to_vec());
     let mut problems = Vec::new();
     let mut signed = Vec::new();
+    if let Some(note) = &trusted.checkpoint {
+        // A checkpoint kept outside the store catches the removal of later checkpoints and the
+        // rewriting of everything below them.
+        match open_checkpoint(note, log.origin(), &verifiers) {
+            Ok(saved) => signed.push((saved.size, saved.root)),
+            Err(err) => problems.push(format!("the saved checkpoint: {err}")),
+        }
+    }
+    let mut stored_verified = 0;
     for checkpoint in log.list_checkpoints().await? {
         match open_checkpoint(&checkpoint.note, log.origin(), &verifiers) {
-            Ok(opened) if opened.size == checkpoint.size => signed.push((opened.size, opened.root)),
+            Ok(opened) if opened.size == checkpoint.size => {
+                stored_verified += 1;
+                signed.push((opened.size, opened.root));
+            }
             Ok(_) => problems.push(format!(
                 "checkpoint {}: its note signs a different size",
                 checkpoint.size
@@ -60,24 +79,39 @@ pub async fn verify_log(
             }
         }
     }
-    let checkpoints = signed.len();
+    let checkpoints = stored_verified;
     let signed_size = signed.iter().map(|(size, _)| *size).max().unwrap_or(0);
     let mut audit = LogAudit::new(tiles, signed);
     let mut from = 0;
+    let mut subject_problem = None;
     loop {
         let page = log
             .list_entries(from, PAGE)
             .await
             .context("cannot read log entries")?;
         let Some(last) = page.last() else { break };
-        from = last.0 + 1;
-        for (index, entry) in &page {
-            audit.entry(*index, entry);
+        from = last.index + 1;
+        for stored in &page {
+            if !stored.subject_agrees() && subject_problem.is_none() {
+                subject_problem = Some(format!(
+                    "entry {}: its subject column does not name the person the entry names \
+                     (the entry would be hidden from its person)",
+                    stored.index
+                ));
+            }
+            audit.entry(stored.index, &stored.entry);
         }
         progress(audit.size());
     }
     let entries = audit.size();
     problems.extend(audit.finish().iter().map(Finding::to_string));
+    problems.extend(subject_problem);
+    if entries > 0 && signed_size == 0 {
+        problems.push(format!(
+            "{entries} entries but no signed checkpoint: checkpoints were removed, or the log was \
+             never published (dinhdanh log publish)"
+        ));
+    }
     let (_, waiting) = log.sizes().await?;
     Ok(LogReport {
         entries,

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Parser, Subcommand};
 use dinhdanh::config::{Config, LogFormat, sqlite_url};
-use dinhdanh::log_audit::verify_log;
+use dinhdanh::log_audit::{Trusted, verify_log};
 use dinhdanh::seed;
 use dinhdanh_core::today_in_vietnam;
 use dinhdanh_crypto::jose::Jwk;
@@ -69,9 +69,13 @@ enum LogCommand {
     Verify {
         #[command(flatten)]
         store: StoreArgs,
-        /// Verifier keys to trust instead of the store's own (the text of `/log/keys`).
+        /// Verifier keys to trust instead of the store's own (the text of `/log/keys`, kept
+        /// apart from the database).
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// A checkpoint saved earlier from `/log/checkpoint`: the log must still contain it.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
     /// Move waiting records into the tree and sign a checkpoint now.
     Publish {
@@ -967,7 +971,11 @@ async fn log_command(command: LogCommand) -> Result<()> {
             }
             Ok(())
         }
-        LogCommand::Verify { store, keys } => {
+        LogCommand::Verify {
+            store,
+            keys,
+            checkpoint,
+        } => {
             let pinned = match keys {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -985,16 +993,39 @@ async fn log_command(command: LogCommand) -> Result<()> {
                 }
                 None => None,
             };
+            let saved = checkpoint
+                .map(|path| {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                })
+                .transpose()?;
+            if pinned.is_none() {
+                println!(
+                    "note: trusting the store's own checkpoint keys; pass --keys with a copy of \
+                     /log/keys kept elsewhere to catch replaced keys"
+                );
+            }
             let store = open_store(&store.config()?).await?;
             let log = store.disclosure_log();
             let (size, _) = log.sizes().await?;
             let bar = progress_bar(size, "entries");
-            let report = verify_log(log.as_ref(), pinned, |done| bar.set_position(done)).await?;
+            let trusted = Trusted {
+                keys: pinned,
+                checkpoint: saved,
+            };
+            let report = verify_log(log.as_ref(), trusted, |done| bar.set_position(done)).await?;
             bar.finish_and_clear();
             println!(
                 "{} entries, {} checkpoints (largest signs {}), {} waiting to enter the tree",
                 report.entries, report.checkpoints, report.signed_size, report.waiting
             );
+            if report.entries > report.signed_size {
+                println!(
+                    "entries {} to {} are in the tree but no checkpoint signs them yet",
+                    report.signed_size,
+                    report.entries - 1
+                );
+            }
             match report.problems.first() {
                 None => {
                     println!("the disclosure log verifies");

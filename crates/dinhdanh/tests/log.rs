@@ -84,7 +84,52 @@ async fn connect(data_dir: &Path) -> SqliteConnection {
 }
 
 fn verify(data_dir: &Path) -> (bool, String, String) {
-    run_in(data_dir, &["log", "verify"])
+    let saved = data_dir.join("saved-checkpoint.txt");
+    if saved.exists() {
+        let saved = saved.display().to_string();
+        run_in(data_dir, &["log", "verify", "--checkpoint", &saved])
+    } else {
+        run_in(data_dir, &["log", "verify"])
+    }
+}
+
+/// Changes entry 5, rewrites the tiles to match and removes the checkpoints that would betray it.
+async fn forge_and_unsign(conn: &mut SqliteConnection) {
+    let text = String::from_utf8(entry(conn, 5).await)
+        .unwrap()
+        .replace("\"name\"", "\"sex\"");
+    set_entry(conn, 5, text.into_bytes()).await;
+    rebuild_tiles(conn).await;
+    sqlx::query("DELETE FROM log_checkpoints")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// Rewrites every tile from the stored entries, as a forger who changed entries would.
+async fn rebuild_tiles(conn: &mut SqliteConnection) {
+    let entries: Vec<Vec<u8>> = sqlx::query("SELECT entry FROM log_entries ORDER BY idx")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut tree = dinhdanh_ledger::TileAppender::new();
+    tree.extend(
+        entries
+            .iter()
+            .map(|entry| dinhdanh_ledger::leaf_hash(entry)),
+    );
+    for tile in tree.take_tiles() {
+        sqlx::query("UPDATE log_tiles SET hashes = ? WHERE level = ? AND idx = ?")
+            .bind(tile.data)
+            .bind(i64::from(tile.id.level))
+            .bind(tile.id.index as i64)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -225,6 +270,43 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
         "{rehashed}"
     );
 
+    let moved_subject = tampered(&original, "subject", async |conn| {
+        sqlx::query("UPDATE log_entries SET subject = X'00' WHERE idx = 42")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(
+        moved_subject.contains("entry 42: its subject column does not name the person"),
+        "{moved_subject}"
+    );
+
+    // A forger who rewrites an entry, every tile, and removes the checkpoints is caught: a log
+    // with entries and no checkpoint does not verify...
+    let unsigned = tampered(&original, "unsigned", forge_and_unsign).await;
+    assert!(
+        unsigned.contains("300 entries but no signed checkpoint"),
+        "{unsigned}"
+    );
+    // ...and an auditor who kept a checkpoint names the rewritten range even if the forger
+    // leaves an older checkpoint in place.
+    let mut conn = connect(&original).await;
+    let note: String = sqlx::query("SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    conn.close().await.unwrap();
+    std::fs::write(original.join("saved-checkpoint.txt"), note).unwrap();
+    let rewritten = tampered(&original, "rewritten", forge_and_unsign).await;
+    assert!(
+        rewritten
+            .contains("the first 300 entries do not hash to the root of the signed checkpoint"),
+        "{rewritten}"
+    );
+    std::fs::remove_file(original.join("saved-checkpoint.txt")).unwrap();
+
     let forged = tampered(&original, "forged-checkpoint", async |conn| {
         let note: String =
             sqlx::query("SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
@@ -304,12 +386,16 @@ async fn sigkill_during_heavy_appends_loses_no_acknowledged_entry() {
     assert!(out.contains("0 waiting"), "{out}");
 
     let mut conn = connect(&data_dir).await;
-    let stored: BTreeSet<String> = sqlx::query("SELECT id FROM log_entries")
+    let stored: BTreeSet<String> = sqlx::query("SELECT entry FROM log_entries")
         .fetch_all(&mut conn)
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| {
+            let entry: Vec<u8> = row.get(0);
+            let record: Value = serde_json::from_slice(&entry).unwrap();
+            record["id"].as_str().unwrap().to_owned()
+        })
         .collect();
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "{} acknowledged records lost", lost.len());

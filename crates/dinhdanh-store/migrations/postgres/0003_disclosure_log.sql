@@ -12,14 +12,12 @@
 
 CREATE TABLE disclosure_outbox (
     seq     BIGSERIAL PRIMARY KEY,
-    id      TEXT NOT NULL,
     subject BYTEA NOT NULL,
     entry   BYTEA NOT NULL
 );
 
 CREATE TABLE log_entries (
     idx     BIGINT PRIMARY KEY,
-    id      TEXT NOT NULL,
     subject BYTEA NOT NULL,
     entry   BYTEA NOT NULL
 );

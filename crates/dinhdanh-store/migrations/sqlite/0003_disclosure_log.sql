@@ -12,14 +12,12 @@
 
 CREATE TABLE disclosure_outbox (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-    id      TEXT NOT NULL,
     subject BLOB NOT NULL,
     entry   BLOB NOT NULL
 );
 
 CREATE TABLE log_entries (
     idx     INTEGER PRIMARY KEY,
-    id      TEXT NOT NULL,
     subject BLOB NOT NULL,
     entry   BLOB NOT NULL
 );
