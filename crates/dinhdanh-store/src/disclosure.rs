@@ -203,23 +203,29 @@ pub async fn disclose<T>(
     Ok(Disclosed { value, id })
 }
 
-/// An entry as stored: its index, the subject column it is found by, and its bytes.
+/// An entry as stored: its index, the subject key it is found by, and its bytes.
 #[derive(Clone, Debug)]
 pub struct StoredEntry {
     /// Index in the tree.
     pub index: u64,
-    /// The pseudonym column (outside the tree; must agree with the entry's own subject).
-    pub subject: Vec<u8>,
+    /// The subject key column (outside the tree): the first 8 bytes of the pseudonym, which
+    /// must agree with the entry's own subject.
+    pub subject_key: i64,
     /// The entry bytes.
     pub entry: Vec<u8>,
 }
 
 impl StoredEntry {
-    /// Whether the subject column names the person the entry itself names. A changed column
-    /// would hide the entry from its person, or show it to another.
+    /// Whether the subject key names the person the entry itself names. A changed key would
+    /// hide the entry from its person, or show it to another.
     pub fn subject_agrees(&self) -> bool {
-        DisclosureRecord::from_entry(&self.entry)
-            .is_ok_and(|record| record.subject == URL_SAFE_NO_PAD.encode(&self.subject))
+        DisclosureRecord::from_entry(&self.entry).is_ok_and(|record| {
+            URL_SAFE_NO_PAD
+                .decode(&record.subject)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .is_some_and(|pseudonym| crate::log::subject_key(&pseudonym) == self.subject_key)
+        })
     }
 }
 
@@ -261,7 +267,7 @@ pub struct SubjectEntry {
 pub struct SubjectLog {
     /// The latest checkpoint, if any.
     pub checkpoint: Option<SignedCheckpoint>,
-    /// The records, oldest first (integrated, then waiting).
+    /// The records, oldest first; those still waiting have no index.
     pub entries: Vec<SubjectEntry>,
 }
 

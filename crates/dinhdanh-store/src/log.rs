@@ -3,7 +3,7 @@
 //! person's records with proofs. The tree arithmetic is `dinhdanh-ledger`'s; this module only
 //! moves bytes between it and the database.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,6 +39,14 @@ const LOG_KEY_ALGORITHMS: [SignatureAlgorithm; 2] =
 
 fn log_key_aad(algorithm: SignatureAlgorithm) -> Vec<u8> {
     format!("dinhdanh log key v1\0{}", algorithm.jose_name()).into_bytes()
+}
+
+/// The index key of a pseudonym: its first 8 bytes as a signed integer (both databases index
+/// 64-bit integers compactly).
+pub(crate) fn subject_key(pseudonym: &[u8; 32]) -> i64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&pseudonym[..8]);
+    i64::from_be_bytes(head)
 }
 
 fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
@@ -228,12 +236,21 @@ impl DisclosureLog for SqlDisclosureLog {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO disclosure_outbox (subject, entry) VALUES {}",
+                "INSERT INTO disclosures (subject, entry) VALUES {} RETURNING seq",
                 values_placeholders(self.backend, chunk.len(), 2)
             );
             let mut query = sqlx::query(&sql);
             for (_, subject, entry) in chunk {
-                query = query.bind(subject.to_vec()).bind(entry.clone());
+                query = query.bind(subject_key(subject)).bind(entry.clone());
+            }
+            let seqs = query.fetch_all(&mut *tx).await?;
+            let sql = format!(
+                "INSERT INTO disclosure_outbox (seq) VALUES {}",
+                values_placeholders(self.backend, seqs.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for row in &seqs {
+                query = query.bind(row.try_get::<i64, _>(0)?);
             }
             query.execute(&mut *tx).await?;
         }
@@ -266,11 +283,13 @@ impl DisclosureLog for SqlDisclosureLog {
                 .try_get(0)?;
         let size = to_u64(size, "log_state.size")?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let waiting =
-            sqlx::query("SELECT seq, subject, entry FROM disclosure_outbox ORDER BY seq LIMIT $1")
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
+        let waiting = sqlx::query(
+            "SELECT o.seq, d.entry FROM disclosure_outbox o JOIN disclosures d ON d.seq = o.seq \
+             ORDER BY o.seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
         if waiting.is_empty() {
             tx.rollback().await?;
             return Ok(Integration {
@@ -294,27 +313,21 @@ impl DisclosureLog for SqlDisclosureLog {
         let mut tree = TileAppender::resume(size, &edge)
             .map_err(|_| StoreError::Corrupt("log_tiles (edge tile too short)"))?;
         let mut seqs = Vec::with_capacity(waiting.len());
-        let mut entries = Vec::with_capacity(waiting.len());
         for row in &waiting {
             let seq: i64 = row.try_get(0)?;
-            let subject: Vec<u8> = row.try_get(1)?;
-            let entry: Vec<u8> = row.try_get(2)?;
+            let entry: Vec<u8> = row.try_get(1)?;
             tree.push(leaf_hash(&entry));
             seqs.push(seq);
-            entries.push((subject, entry));
         }
-        for (chunk_number, chunk) in entries.chunks(CHUNK).enumerate() {
+        for (chunk_number, chunk) in seqs.chunks(CHUNK).enumerate() {
             let sql = format!(
-                "INSERT INTO log_entries (idx, subject, entry) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 3)
+                "INSERT INTO log_entries (idx, seq) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 2)
             );
             let mut query = sqlx::query(&sql);
-            for (offset, (subject, entry)) in chunk.iter().enumerate() {
+            for (offset, seq) in chunk.iter().enumerate() {
                 let index = size + (chunk_number * CHUNK + offset) as u64;
-                query = query
-                    .bind(to_i64(index)?)
-                    .bind(subject.as_slice())
-                    .bind(entry.as_slice());
+                query = query.bind(to_i64(index)?).bind(*seq);
             }
             query.execute(&mut *tx).await?;
         }
@@ -355,7 +368,7 @@ impl DisclosureLog for SqlDisclosureLog {
         }
         tx.commit().await?;
         Ok(Integration {
-            integrated: entries.len(),
+            integrated: seqs.len(),
             size: tree.size(),
         })
     }
@@ -479,7 +492,8 @@ impl DisclosureLog for SqlDisclosureLog {
 
     async fn list_entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
         sqlx::query(
-            "SELECT idx, subject, entry FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            "SELECT l.idx, d.subject, d.entry FROM log_entries l JOIN disclosures d \
+             ON d.seq = l.seq WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2",
         )
         .bind(to_i64(from)?)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -489,7 +503,7 @@ impl DisclosureLog for SqlDisclosureLog {
         .map(|row| {
             Ok(StoredEntry {
                 index: to_u64(row.try_get(0)?, "log_entries.idx")?,
-                subject: row.try_get(1)?,
+                subject_key: row.try_get(1)?,
                 entry: row.try_get(2)?,
             })
         })
@@ -517,42 +531,38 @@ impl DisclosureLog for SqlDisclosureLog {
         // Size and root come from the verified note, never from the columns beside it.
         let latest = self.verified_latest().await?;
         let size = latest.as_ref().map_or(0, |(_, opened)| opened.size);
-        // The outbox first: a record integrated between the two reads then shows up in the
-        // second, and the duplicate is dropped below; read the other way round it would be in
-        // neither.
-        let waiting =
-            sqlx::query("SELECT entry FROM disclosure_outbox WHERE subject = $1 ORDER BY seq")
-                .bind(pseudonym.to_vec())
-                .fetch_all(&self.pool)
-                .await?;
-        let integrated =
-            sqlx::query("SELECT idx, entry FROM log_entries WHERE subject = $1 ORDER BY idx")
-                .bind(pseudonym.to_vec())
-                .fetch_all(&self.pool)
-                .await?;
-        let mut entries = Vec::with_capacity(integrated.len() + waiting.len());
+        // One statement, one snapshot: a record is either waiting or has its index.
+        let rows = sqlx::query(
+            "SELECT l.idx, d.entry FROM disclosures d LEFT JOIN log_entries l ON l.seq = d.seq \
+             WHERE d.subject = $1 ORDER BY d.seq",
+        )
+        .bind(subject_key(&pseudonym))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
         let mut needed = BTreeMap::new();
-        let mut seen = HashSet::new();
-        for row in &integrated {
-            let index = to_u64(row.try_get(0)?, "log_entries.idx")?;
+        for row in &rows {
+            let index = row
+                .try_get::<Option<i64>, _>(0)?
+                .map(|index| to_u64(index, "log_entries.idx"))
+                .transpose()?;
             let entry: Vec<u8> = row.try_get(1)?;
             let record = DisclosureRecord::from_entry(&entry)?;
             if record.subject != expected {
                 // The subject column was changed: the entry is not this person's.
                 continue;
             }
-            if index < size {
+            if let Some(index) = index.filter(|index| *index < size) {
                 let tiles = tiles_for(size, |source| inclusion_proof(source, index, size))
                     .map_err(|_| StoreError::Corrupt("log size"))?;
                 for tile in tiles {
                     needed.insert((tile.level, tile.index), ());
                 }
             }
-            seen.insert(record.id);
             entries.push(SubjectEntry {
                 record,
                 entry,
-                index: Some(index),
+                index,
                 proof: None,
             });
         }
@@ -564,19 +574,6 @@ impl DisclosureLog for SqlDisclosureLog {
                         .map_err(|_| StoreError::Corrupt("log_tiles"))?,
                 );
             }
-        }
-        for row in &waiting {
-            let entry: Vec<u8> = row.try_get(0)?;
-            let record = DisclosureRecord::from_entry(&entry)?;
-            if record.subject != expected || seen.contains(&record.id) {
-                continue;
-            }
-            entries.push(SubjectEntry {
-                record,
-                entry,
-                index: None,
-                proof: None,
-            });
         }
         Ok(SubjectLog {
             checkpoint: latest.map(|(stored, opened)| SignedCheckpoint {

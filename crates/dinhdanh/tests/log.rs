@@ -108,13 +108,15 @@ async fn forge_and_unsign(conn: &mut SqliteConnection) {
 
 /// Rewrites every tile from the stored entries, as a forger who changed entries would.
 async fn rebuild_tiles(conn: &mut SqliteConnection) {
-    let entries: Vec<Vec<u8>> = sqlx::query("SELECT entry FROM log_entries ORDER BY idx")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let entries: Vec<Vec<u8>> = sqlx::query(
+        "SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq ORDER BY l.idx",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
     let mut tree = dinhdanh_ledger::TileAppender::new();
     tree.extend(
         entries
@@ -182,21 +184,25 @@ where
 }
 
 async fn entry(conn: &mut SqliteConnection, index: i64) -> Vec<u8> {
-    sqlx::query("SELECT entry FROM log_entries WHERE idx = ?")
-        .bind(index)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .get(0)
+    sqlx::query(
+        "SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq WHERE l.idx = ?",
+    )
+    .bind(index)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+    .get(0)
 }
 
 async fn set_entry(conn: &mut SqliteConnection, index: i64, bytes: Vec<u8>) {
-    sqlx::query("UPDATE log_entries SET entry = ? WHERE idx = ?")
-        .bind(bytes)
-        .bind(index)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE disclosures SET entry = ? WHERE seq = (SELECT seq FROM log_entries WHERE idx = ?)",
+    )
+    .bind(bytes)
+    .bind(index)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +277,7 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     );
 
     let moved_subject = tampered(&original, "subject", async |conn| {
-        sqlx::query("UPDATE log_entries SET subject = X'00' WHERE idx = 42")
+        sqlx::query("UPDATE disclosures SET subject = subject + 1 WHERE seq = (SELECT seq FROM log_entries WHERE idx = 42)")
             .execute(&mut *conn)
             .await
             .unwrap();
@@ -386,17 +392,18 @@ async fn sigkill_during_heavy_appends_loses_no_acknowledged_entry() {
     assert!(out.contains("0 waiting"), "{out}");
 
     let mut conn = connect(&data_dir).await;
-    let stored: BTreeSet<String> = sqlx::query("SELECT entry FROM log_entries")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| {
-            let entry: Vec<u8> = row.get(0);
-            let record: Value = serde_json::from_slice(&entry).unwrap();
-            record["id"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let stored: BTreeSet<String> =
+        sqlx::query("SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let entry: Vec<u8> = row.get(0);
+                let record: Value = serde_json::from_slice(&entry).unwrap();
+                record["id"].as_str().unwrap().to_owned()
+            })
+            .collect();
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "{} acknowledged records lost", lost.len());
     conn.close().await.unwrap();

@@ -1,27 +1,34 @@
 -- The disclosure log: every release of personal data, or of a claim derived from it, as an entry
 -- of an append-only RFC 9162 Merkle tree stored as C2SP tiles, with signed checkpoints.
 --
--- A disclosure is first written to the outbox, committed before the data leaves the server.
--- An integrator moves outbox rows into the tree in one transaction per batch: it numbers them,
--- writes the entries and the tiles they change, advances the size and deletes the rows it moved.
+-- A disclosure is written once, to `disclosures`, with its seq in the outbox, committed before
+-- the data leaves the server. An integrator moves outbox seqs into the tree in one transaction
+-- per batch: it gives each the next index in `log_entries`, writes the tiles they change,
+-- advances the size and deletes the outbox rows. Entry bytes are never copied.
 -- The subject is a keyed pseudonym of the person (HMAC under the blind-index key), never an id
--- or a citizen number.
+-- or a citizen number; the `subject` column holds its first 8 bytes as an integer, a small
+-- index key to find a person's records (the full pseudonym is inside each entry).
 --
--- Indexes are kept to what the reads need, since every one costs each append: the outbox stays
--- small (the integrator empties it every second), and entries are found by index or subject.
+-- Indexes are kept to what the reads need, since every one costs each append.
 
-CREATE TABLE disclosure_outbox (
+CREATE TABLE disclosures (
     seq     BIGSERIAL PRIMARY KEY,
-    subject BYTEA NOT NULL,
+    subject BIGINT NOT NULL,
     entry   BYTEA NOT NULL
+);
+CREATE INDEX disclosures_subject ON disclosures (subject);
+
+-- Records not yet in the tree.
+CREATE TABLE disclosure_outbox (
+    seq BIGINT PRIMARY KEY
 );
 
+-- The tree's order: the entry at index idx is disclosure seq.
 CREATE TABLE log_entries (
-    idx     BIGINT PRIMARY KEY,
-    subject BYTEA NOT NULL,
-    entry   BYTEA NOT NULL
+    idx BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL
 );
-CREATE INDEX log_entries_subject ON log_entries (subject, idx);
+CREATE UNIQUE INDEX log_entries_seq ON log_entries (seq);
 
 -- The latest state of each tile (a partial tile is rewritten as it grows; hashes already in it
 -- never change).
