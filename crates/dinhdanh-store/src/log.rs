@@ -352,13 +352,10 @@ impl DisclosureLog for SqlDisclosureLog {
             .execute(&mut *tx)
             .await?;
         for chunk in seqs.chunks(CHUNK) {
-            let placeholders: Vec<String> = match self.backend {
-                Backend::Sqlite => vec!["?".to_owned(); chunk.len()],
-                Backend::Postgres => (1..=chunk.len()).map(|n| format!("${n}")).collect(),
-            };
+            // One "row" of `chunk.len()` values is exactly an IN list.
             let sql = format!(
-                "DELETE FROM disclosure_outbox WHERE seq IN ({})",
-                placeholders.join(", ")
+                "DELETE FROM disclosure_outbox WHERE seq IN {}",
+                values_placeholders(self.backend, 1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for seq in chunk {

@@ -150,6 +150,22 @@ fn bad_invocations_fail_with_one_clear_line() {
     let err = run_fails(&["serve", "--config", "/nonexistent/dinhdanh.toml"], data);
     assert!(err.contains("cannot read config file"), "{err}");
 
+    // An auditor's trusted keys that are not verifier keys are refused before the store opens.
+    let keys = data.join("not-keys.txt");
+    std::fs::write(&keys, "not a verifier key\n").unwrap();
+    let err = run_fails(&["log", "verify", "--keys", keys.to_str().unwrap()], data);
+    assert!(err.contains("not verifier keys"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = run_fails(
+        &["log", "verify", "--checkpoint", "/nonexistent/checkpoint"],
+        data,
+    );
+    assert!(err.contains("cannot read /nonexistent/checkpoint"), "{err}");
+    assert!(
+        !data.join("dinhdanh.db").exists(),
+        "nothing is created for a refused audit"
+    );
+
     // A PostgreSQL store never gets a master key made up on the spot.
     let err = run_fails(
         &[

@@ -100,10 +100,7 @@ async fn forge_and_unsign(conn: &mut SqliteConnection) {
         .replace("\"name\"", "\"sex\"");
     set_entry(conn, 5, text.into_bytes()).await;
     rebuild_tiles(conn).await;
-    sqlx::query("DELETE FROM log_checkpoints")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    exec(conn, "DELETE FROM log_checkpoints").await;
 }
 
 /// Rewrites every tile from the stored entries, as a forger who changed entries would.
@@ -183,6 +180,11 @@ where
         .to_owned()
 }
 
+/// Runs one statement of the forger's.
+async fn exec(conn: &mut SqliteConnection, sql: &str) {
+    sqlx::query(sql).execute(&mut *conn).await.unwrap();
+}
+
 async fn entry(conn: &mut SqliteConnection, index: i64) -> Vec<u8> {
     sqlx::query(
         "SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq WHERE l.idx = ?",
@@ -221,10 +223,7 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     assert!(edited.contains("entry 123 was changed"), "{edited}");
 
     let deleted = tampered(&original, "deleted", async |conn| {
-        sqlx::query("DELETE FROM log_entries WHERE idx = 77")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        exec(conn, "DELETE FROM log_entries WHERE idx = 77").await;
     })
     .await;
     assert!(deleted.contains("entry 77 is missing"), "{deleted}");
@@ -241,10 +240,7 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     );
 
     let truncated = tampered(&original, "truncated", async |conn| {
-        sqlx::query("DELETE FROM log_entries WHERE idx >= 290")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        exec(conn, "DELETE FROM log_entries WHERE idx >= 290").await;
     })
     .await;
     assert!(truncated.contains("entry 290 is missing"), "{truncated}");
@@ -277,10 +273,7 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     );
 
     let moved_subject = tampered(&original, "subject", async |conn| {
-        sqlx::query("UPDATE disclosures SET subject = subject + 1 WHERE seq = (SELECT seq FROM log_entries WHERE idx = 42)")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        exec(conn, "UPDATE disclosures SET subject = subject + 1 WHERE seq = (SELECT seq FROM log_entries WHERE idx = 42)").await;
     })
     .await;
     assert!(
