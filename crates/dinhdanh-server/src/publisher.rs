@@ -49,7 +49,7 @@ pub async fn publish_log(
 }
 
 /// Starts the publisher. It runs until the runtime stops; a failed round is logged and retried
-/// at the next one, and records wait safely in the outbox meanwhile.
+/// at the next one, and records wait safely in the store meanwhile.
 pub fn spawn_log_publisher(log: Arc<dyn DisclosureLog>, config: LogConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(config.checkpoint_interval_ms.max(10));

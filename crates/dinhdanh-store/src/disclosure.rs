@@ -163,7 +163,7 @@ impl DisclosureRecord {
 
     /// A record from entry bytes.
     pub fn from_entry(entry: &[u8]) -> Result<Self, StoreError> {
-        serde_json::from_slice(entry).map_err(|_| StoreError::Corrupt("log_entries.entry"))
+        serde_json::from_slice(entry).map_err(|_| StoreError::Corrupt("disclosures.entry"))
     }
 }
 
@@ -243,7 +243,7 @@ pub struct SignedCheckpoint {
 /// What one integration step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Integration {
-    /// Records moved from the outbox into the tree.
+    /// Records moved into the tree.
     pub integrated: usize,
     /// The tree size afterwards.
     pub size: u64,
@@ -256,7 +256,7 @@ pub struct SubjectEntry {
     pub record: DisclosureRecord,
     /// The entry bytes (the leaf is `SHA-256(0x00 || entry)`).
     pub entry: Vec<u8>,
-    /// Its index in the tree; `None` while it waits in the outbox.
+    /// Its index in the tree; `None` while it waits for the next integration.
     pub index: Option<u64>,
     /// Its inclusion proof against the checkpoint, when the checkpoint covers it.
     pub proof: Option<Vec<Hash>>,
@@ -291,8 +291,8 @@ pub trait DisclosureLog: Send + Sync + 'static {
     /// returned, so that a publisher can act after N entries.
     async fn wait_for_records(&self, count: u64);
 
-    /// Moves up to `max` waiting records into the tree in one transaction: numbers them, writes
-    /// them and the tiles they change, and removes them from the outbox.
+    /// Moves up to `max` waiting records into the tree in one transaction, oldest first: gives
+    /// them the next indexes and writes the tiles they change.
     async fn integrate(&self, max: usize) -> Result<Integration, StoreError>;
 
     /// Signs and stores a checkpoint of the current tree when it is larger than the latest one.
@@ -317,7 +317,7 @@ pub trait DisclosureLog: Send + Sync + 'static {
     /// Up to `limit` stored entries with index ≥ `from`, in index order, for audits.
     async fn list_entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
 
-    /// How many entries the tree holds, and how many records wait in the outbox.
+    /// How many entries the tree holds, and how many records wait to enter it.
     async fn sizes(&self) -> Result<(u64, u64), StoreError>;
 
     /// A person's records, with inclusion proofs against the latest checkpoint (whose size and

@@ -1,5 +1,5 @@
-//! The SQL implementation of [`DisclosureLog`]: the outbox, the integrator that moves records
-//! into the tiled tree, checkpoint signing, and the reads that serve tiles, checkpoints and a
+//! The SQL implementation of [`DisclosureLog`]: durable records, the integrator that moves
+//! them into the tiled tree, checkpoint signing, and the reads that serve tiles, checkpoints and a
 //! person's records with proofs. The tree arithmetic is `dinhdanh-ledger`'s; this module only
 //! moves bytes between it and the database.
 
@@ -116,6 +116,29 @@ impl SqlDisclosureLog {
         })
     }
 
+    /// The seq at and below which no record can still commit. On SQLite the integrator's
+    /// `BEGIN IMMEDIATE` already keeps every writer out. On PostgreSQL a seq is handed out
+    /// before its transaction commits, so seq 7 may commit after seq 8: a SHARE lock waits until
+    /// every transaction that inserted into `disclosures` has ended (and holds new inserts back
+    /// while it is taken), so every seq up to the maximum read under it is final.
+    async fn horizon(&self) -> Result<i64, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(i64::MAX),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("LOCK TABLE disclosures IN SHARE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                let horizon: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM disclosures")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                tx.commit().await?;
+                Ok(horizon)
+            }
+        }
+    }
+
     /// The latest checkpoint with its note opened under this log's own keys.
     async fn verified_latest(&self) -> Result<Option<(SignedCheckpoint, Checkpoint)>, StoreError> {
         let Some(latest) = self.latest_checkpoint().await? else {
@@ -191,6 +214,19 @@ async fn load_or_create_key(
     Ok(SigningKey::from_private_bytes(algorithm, &private)?)
 }
 
+/// Consecutive seqs, as `(first, count)` runs.
+#[derive(Default)]
+struct Runs(Vec<(i64, i64)>);
+
+impl Runs {
+    fn push(&mut self, seq: i64) {
+        match self.0.last_mut() {
+            Some((first, count)) if *first + *count == seq => *count += 1,
+            _ => self.0.push((seq, 1)),
+        }
+    }
+}
+
 fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<SignedCheckpoint, StoreError> {
     Ok(SignedCheckpoint {
         size: to_u64(row.try_get(0)?, "log_checkpoints.size")?,
@@ -236,21 +272,12 @@ impl DisclosureLog for SqlDisclosureLog {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO disclosures (subject, entry) VALUES {} RETURNING seq",
+                "INSERT INTO disclosures (subject, entry) VALUES {}",
                 values_placeholders(self.backend, chunk.len(), 2)
             );
             let mut query = sqlx::query(&sql);
             for (_, subject, entry) in chunk {
-                query = query.bind(subject_key(subject)).bind(entry.clone());
-            }
-            let seqs = query.fetch_all(&mut *tx).await?;
-            let sql = format!(
-                "INSERT INTO disclosure_outbox (seq) VALUES {}",
-                values_placeholders(self.backend, seqs.len(), 1)
-            );
-            let mut query = sqlx::query(&sql);
-            for row in &seqs {
-                query = query.bind(row.try_get::<i64, _>(0)?);
+                query = query.bind(subject_key(subject)).bind(entry.as_slice());
             }
             query.execute(&mut *tx).await?;
         }
@@ -273,23 +300,48 @@ impl DisclosureLog for SqlDisclosureLog {
     }
 
     async fn integrate(&self, max: usize) -> Result<Integration, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // Locks the log's one state row: integrators on several nodes take turns.
-        let size: i64 =
-            sqlx::query("UPDATE log_state SET updated_at = $1 WHERE id = 1 RETURNING size")
-                .bind(now_micros())
-                .fetch_one(&mut *tx)
+        let horizon = self.horizon().await?;
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        // The waiting records are read and hashed before the write lock is taken, so that
+        // recorders keep writing meanwhile; under the lock, the integrator checks that no other
+        // one moved the log in between, and reads again if one did.
+        let (mut tx, size, integrated, waiting) = loop {
+            let integrated: i64 = sqlx::query("SELECT integrated_seq FROM log_state WHERE id = 1")
+                .fetch_one(&self.pool)
                 .await?
                 .try_get(0)?;
-        let size = to_u64(size, "log_state.size")?;
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let waiting = sqlx::query(
-            "SELECT o.seq, d.entry FROM disclosure_outbox o JOIN disclosures d ON d.seq = o.seq \
-             ORDER BY o.seq LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+            let waiting = sqlx::query(
+                "SELECT seq, entry FROM disclosures WHERE seq > $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(integrated)
+            .bind(horizon)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>(0)?,
+                    leaf_hash(row.try_get::<&[u8], _>(1)?),
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut tx = self.begin_write().await?;
+            // Locks the log's one state row: integrators on several nodes take turns.
+            let state = sqlx::query(
+                "UPDATE log_state SET updated_at = $1 WHERE id = 1 \
+                 RETURNING size, integrated_seq",
+            )
+            .bind(now_micros())
+            .fetch_one(&mut *tx)
+            .await?;
+            let size = to_u64(state.try_get(0)?, "log_state.size")?;
+            if state.try_get::<i64, _>(1)? == integrated {
+                break (tx, size, integrated, waiting);
+            }
+            tx.rollback().await?;
+        };
         if waiting.is_empty() {
             tx.rollback().await?;
             return Ok(Integration {
@@ -312,24 +364,40 @@ impl DisclosureLog for SqlDisclosureLog {
         }
         let mut tree = TileAppender::resume(size, &edge)
             .map_err(|_| StoreError::Corrupt("log_tiles (edge tile too short)"))?;
-        let mut seqs = Vec::with_capacity(waiting.len());
-        for row in &waiting {
-            let seq: i64 = row.try_get(0)?;
-            let entry: Vec<u8> = row.try_get(1)?;
-            tree.push(leaf_hash(&entry));
-            seqs.push(seq);
+        let mut runs = Runs::default();
+        for (seq, leaf) in &waiting {
+            tree.push(*leaf);
+            runs.push(*seq);
         }
-        for (chunk_number, chunk) in seqs.chunks(CHUNK).enumerate() {
-            let sql = format!(
-                "INSERT INTO log_entries (idx, seq) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 2)
-            );
-            let mut query = sqlx::query(&sql);
-            for (offset, seq) in chunk.iter().enumerate() {
-                let index = size + (chunk_number * CHUNK + offset) as u64;
-                query = query.bind(to_i64(index)?).bind(*seq);
+        // The first run continues the last stored one when no seq lies between them (always,
+        // with one writer): the range grows instead of gaining a row.
+        let mut runs = runs.0.into_iter();
+        let mut index = to_i64(size)?;
+        if let Some(&(first, count)) = runs.as_slice().first() {
+            let extended = sqlx::query(
+                "UPDATE log_ranges SET count = count + $1 \
+                 WHERE idx + count = $2 AND seq + count = $3 \
+                 AND idx = (SELECT MAX(idx) FROM log_ranges)",
+            )
+            .bind(count)
+            .bind(index)
+            .bind(first)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if extended == 1 {
+                runs.next();
+                index += count;
             }
-            query.execute(&mut *tx).await?;
+        }
+        for (first, count) in runs {
+            sqlx::query("INSERT INTO log_ranges (idx, seq, count) VALUES ($1, $2, $3)")
+                .bind(index)
+                .bind(first)
+                .bind(count)
+                .execute(&mut *tx)
+                .await?;
+            index += count;
         }
         let tiles = tree.take_tiles();
         for chunk in tiles.chunks(CHUNK) {
@@ -347,25 +415,15 @@ impl DisclosureLog for SqlDisclosureLog {
             }
             query.execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE log_state SET size = $1 WHERE id = 1")
+        let last = waiting.last().map_or(integrated, |(seq, _)| *seq);
+        sqlx::query("UPDATE log_state SET size = $1, integrated_seq = $2 WHERE id = 1")
             .bind(to_i64(tree.size())?)
+            .bind(last)
             .execute(&mut *tx)
             .await?;
-        for chunk in seqs.chunks(CHUNK) {
-            // One "row" of `chunk.len()` values is exactly an IN list.
-            let sql = format!(
-                "DELETE FROM disclosure_outbox WHERE seq IN {}",
-                values_placeholders(self.backend, 1, chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for seq in chunk {
-                query = query.bind(*seq);
-            }
-            query.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(Integration {
-            integrated: seqs.len(),
+            integrated: waiting.len(),
             size: tree.size(),
         })
     }
@@ -488,18 +546,24 @@ impl DisclosureLog for SqlDisclosureLog {
     }
 
     async fn list_entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        let from = to_i64(from)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         sqlx::query(
-            "SELECT l.idx, d.subject, d.entry FROM log_entries l JOIN disclosures d \
-             ON d.seq = l.seq WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2",
+            "SELECT r.idx + (d.seq - r.seq), d.subject, d.entry FROM log_ranges r \
+             JOIN disclosures d ON d.seq >= r.seq AND d.seq < r.seq + r.count \
+             WHERE r.idx >= COALESCE((SELECT MAX(idx) FROM log_ranges WHERE idx <= $1), 0) \
+             AND r.idx < $1 + $2 \
+             AND d.seq >= r.seq + ($1 - r.idx) AND d.seq < r.seq + ($1 + $2 - r.idx) \
+             ORDER BY r.idx, d.seq LIMIT $2",
         )
-        .bind(to_i64(from)?)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(from)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|row| {
             Ok(StoredEntry {
-                index: to_u64(row.try_get(0)?, "log_entries.idx")?,
+                index: to_u64(row.try_get(0)?, "log_ranges.idx")?,
                 subject_key: row.try_get(1)?,
                 entry: row.try_get(2)?,
             })
@@ -508,17 +572,15 @@ impl DisclosureLog for SqlDisclosureLog {
     }
 
     async fn sizes(&self) -> Result<(u64, u64), StoreError> {
-        let size: i64 = sqlx::query("SELECT size FROM log_state WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        let waiting: i64 = sqlx::query("SELECT COUNT(*) FROM disclosure_outbox")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+        let row = sqlx::query(
+            "SELECT size, (SELECT COUNT(*) FROM disclosures WHERE seq > s.integrated_seq) \
+             FROM log_state s WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok((
-            to_u64(size, "log_state.size")?,
-            to_u64(waiting, "disclosure_outbox")?,
+            to_u64(row.try_get(0)?, "log_state.size")?,
+            to_u64(row.try_get(1)?, "disclosures")?,
         ))
     }
 
@@ -529,9 +591,16 @@ impl DisclosureLog for SqlDisclosureLog {
         let latest = self.verified_latest().await?;
         let size = latest.as_ref().map_or(0, |(_, opened)| opened.size);
         // One statement, one snapshot: a record is either waiting or has its index.
+        // The subject index leads with the seq's slice of 65,536: probe each slice once.
         let rows = sqlx::query(
-            "SELECT l.idx, d.entry FROM disclosures d LEFT JOIN log_entries l ON l.seq = d.seq \
-             WHERE d.subject = $1 ORDER BY d.seq",
+            "WITH RECURSIVE slice (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM slice \
+             WHERE n < (SELECT COALESCE(MAX(seq), 0) FROM disclosures) / 65536) \
+             SELECT r.idx + (d.seq - r.seq), d.entry FROM slice \
+             JOIN disclosures d ON d.seq / 65536 = slice.n AND d.subject = $1 \
+             LEFT JOIN log_ranges r \
+             ON r.seq = (SELECT MAX(seq) FROM log_ranges WHERE seq <= d.seq) \
+             AND d.seq < r.seq + r.count \
+             ORDER BY d.seq",
         )
         .bind(subject_key(&pseudonym))
         .fetch_all(&self.pool)
@@ -541,7 +610,7 @@ impl DisclosureLog for SqlDisclosureLog {
         for row in &rows {
             let index = row
                 .try_get::<Option<i64>, _>(0)?
-                .map(|index| to_u64(index, "log_entries.idx"))
+                .map(|index| to_u64(index, "log_ranges.idx"))
                 .transpose()?;
             let entry: Vec<u8> = row.try_get(1)?;
             let record = DisclosureRecord::from_entry(&entry)?;

@@ -130,8 +130,8 @@ async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), 
                         // Statement journals in memory: a multi-row insert inside a
                         // transaction otherwise writes every page it touches to a temporary
                         // file first. Checkpoints every 10,000 pages (40 MiB) instead of
-                        // 1,000, so that a page written many times (the disclosure outbox,
-                        // filled and emptied each second) is copied back once.
+                        // 1,000, so that a page written many times (the newest pages of the
+                        // disclosure log and its indexes) is copied back once.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \

@@ -15,7 +15,7 @@ const PAGE: usize = 10_000;
 pub struct LogReport {
     /// Entries read from the store.
     pub entries: u64,
-    /// Records still waiting in the outbox.
+    /// Records still waiting to enter the tree.
     pub waiting: u64,
     /// Checkpoints whose signatures verified.
     pub checkpoints: usize,

@@ -93,6 +93,11 @@ fn verify(data_dir: &Path) -> (bool, String, String) {
     }
 }
 
+/// The disclosures in the tree, with their indexes (`log_ranges` maps runs of indexes to runs
+/// of seqs).
+const TREE: &str = "SELECT r.idx + (d.seq - r.seq) AS idx, d.seq, d.entry FROM log_ranges r \
+                    JOIN disclosures d ON d.seq >= r.seq AND d.seq < r.seq + r.count";
+
 /// Changes entry 5, rewrites the tiles to match and removes the checkpoints that would betray it.
 async fn forge_and_unsign(conn: &mut SqliteConnection) {
     let text = String::from_utf8(entry(conn, 5).await)
@@ -105,15 +110,13 @@ async fn forge_and_unsign(conn: &mut SqliteConnection) {
 
 /// Rewrites every tile from the stored entries, as a forger who changed entries would.
 async fn rebuild_tiles(conn: &mut SqliteConnection) {
-    let entries: Vec<Vec<u8>> = sqlx::query(
-        "SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq ORDER BY l.idx",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get(0))
-    .collect();
+    let entries: Vec<Vec<u8>> = sqlx::query(&format!("SELECT entry FROM ({TREE}) ORDER BY idx"))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     let mut tree = dinhdanh_ledger::TileAppender::new();
     tree.extend(
         entries
@@ -186,25 +189,32 @@ async fn exec(conn: &mut SqliteConnection, sql: &str) {
 }
 
 async fn entry(conn: &mut SqliteConnection, index: i64) -> Vec<u8> {
-    sqlx::query(
-        "SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq WHERE l.idx = ?",
-    )
-    .bind(index)
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap()
-    .get(0)
+    sqlx::query(&format!("SELECT entry FROM ({TREE}) WHERE idx = ?"))
+        .bind(index)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The seq of the disclosure at tree index `index`.
+async fn seq(conn: &mut SqliteConnection, index: i64) -> i64 {
+    sqlx::query(&format!("SELECT seq FROM ({TREE}) WHERE idx = ?"))
+        .bind(index)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0)
 }
 
 async fn set_entry(conn: &mut SqliteConnection, index: i64, bytes: Vec<u8>) {
-    sqlx::query(
-        "UPDATE disclosures SET entry = ? WHERE seq = (SELECT seq FROM log_entries WHERE idx = ?)",
-    )
-    .bind(bytes)
-    .bind(index)
-    .execute(&mut *conn)
-    .await
-    .unwrap();
+    let seq = seq(conn, index).await;
+    sqlx::query("UPDATE disclosures SET entry = ? WHERE seq = ?")
+        .bind(bytes)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +233,8 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     assert!(edited.contains("entry 123 was changed"), "{edited}");
 
     let deleted = tampered(&original, "deleted", async |conn| {
-        exec(conn, "DELETE FROM log_entries WHERE idx = 77").await;
+        let seq = seq(conn, 77).await;
+        exec(conn, &format!("DELETE FROM disclosures WHERE seq = {seq}")).await;
     })
     .await;
     assert!(deleted.contains("entry 77 is missing"), "{deleted}");
@@ -240,7 +251,8 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     );
 
     let truncated = tampered(&original, "truncated", async |conn| {
-        exec(conn, "DELETE FROM log_entries WHERE idx >= 290").await;
+        let seq = seq(conn, 290).await;
+        exec(conn, &format!("DELETE FROM disclosures WHERE seq >= {seq}")).await;
     })
     .await;
     assert!(truncated.contains("entry 290 is missing"), "{truncated}");
@@ -273,7 +285,12 @@ async fn log_verify_names_each_edit_deletion_and_reordering() {
     );
 
     let moved_subject = tampered(&original, "subject", async |conn| {
-        exec(conn, "UPDATE disclosures SET subject = subject + 1 WHERE seq = (SELECT seq FROM log_entries WHERE idx = 42)").await;
+        let seq = seq(conn, 42).await;
+        exec(
+            conn,
+            &format!("UPDATE disclosures SET subject = subject + 1 WHERE seq = {seq}"),
+        )
+        .await;
     })
     .await;
     assert!(
@@ -376,7 +393,7 @@ async fn sigkill_during_heavy_appends_loses_no_acknowledged_entry() {
     );
     eprintln!("{} reads acknowledged before SIGKILL", acknowledged.len());
 
-    // Restarted, the publisher takes up what waited in the outbox.
+    // Restarted, the publisher takes up what waited to enter the tree.
     let demo = start_demo(&data_dir, 50);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     drop(demo);
@@ -385,18 +402,17 @@ async fn sigkill_during_heavy_appends_loses_no_acknowledged_entry() {
     assert!(out.contains("0 waiting"), "{out}");
 
     let mut conn = connect(&data_dir).await;
-    let stored: BTreeSet<String> =
-        sqlx::query("SELECT d.entry FROM log_entries l JOIN disclosures d ON d.seq = l.seq")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| {
-                let entry: Vec<u8> = row.get(0);
-                let record: Value = serde_json::from_slice(&entry).unwrap();
-                record["id"].as_str().unwrap().to_owned()
-            })
-            .collect();
+    let stored: BTreeSet<String> = sqlx::query(&format!("SELECT entry FROM ({TREE})"))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let entry: Vec<u8> = row.get(0);
+            let record: Value = serde_json::from_slice(&entry).unwrap();
+            record["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "{} acknowledged records lost", lost.len());
     conn.close().await.unwrap();
