@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+mod acr;
+mod authorize;
+mod claims;
+mod client;
+mod pkce;
+mod scope;
+mod subject;
+
+pub use acr::Acr;
+pub use authorize::{
+    AuthorizationError, AuthorizationErrorCode, AuthorizationParams, Prompt, ValidatedAuthorization,
+};
+pub use claims::{PersonFacts, release_claims};
+pub use client::{ClientError, ClientId, ClientPolicy, RedirectUri, SectorIdentifier};
+pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
+pub use scope::{Consent, Scope, ScopeError, Scopes};
+pub use subject::{PairwiseSubject, SubjectKey};
