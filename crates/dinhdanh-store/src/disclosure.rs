@@ -175,6 +175,12 @@ pub struct Disclosed<T> {
 }
 
 impl<T> Disclosed<T> {
+    /// A value whose record `id` the store committed in the same transaction as the writes
+    /// that release it.
+    pub(crate) fn recorded(value: T, id: DisclosureId) -> Self {
+        Self { value, id }
+    }
+
     /// The released value.
     pub fn value(&self) -> &T {
         &self.value

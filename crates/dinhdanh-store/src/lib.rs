@@ -5,6 +5,7 @@ mod error;
 mod keys;
 mod log;
 mod model;
+mod oidc;
 mod sql;
 
 use std::sync::Arc;
@@ -23,6 +24,10 @@ pub use model::{
     OperatorRole, OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate,
     Person, PersonId, PersonRuleError, PersonUpdate, PersonalData, SigningKeyRecord,
     SigningKeyState, UnknownRole,
+};
+pub use oidc::{
+    Account, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount, NewClient,
+    NewGrant, NewToken, OidcStore, PendingRequest, Redemption, RequestKind, TokenKind,
 };
 pub use sql::PreparedPersons;
 
@@ -103,6 +108,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// The disclosure log kept in the same database.
     fn disclosure_log(&self) -> Arc<dyn DisclosureLog>;
+
+    /// The OpenID Connect provider's storage in the same database.
+    fn oidc(&self) -> Arc<dyn OidcStore>;
 
     /// Registers a person. A taken citizen number is `Conflict("citizen number")`.
     async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError>;

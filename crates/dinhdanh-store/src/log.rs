@@ -17,7 +17,7 @@ use dinhdanh_ledger::{
     tiles_for, verify_consistency,
 };
 use jiff::Timestamp;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use tokio::sync::Notify;
 
 use crate::disclosure::{
@@ -238,6 +238,81 @@ fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<SignedCheckpoint, Stor
     })
 }
 
+/// A disclosure record ready to insert: its id, the person's pseudonym and the entry bytes.
+pub(crate) struct PreparedRecord {
+    id: DisclosureId,
+    subject: [u8; 32],
+    entry: Vec<u8>,
+}
+
+impl PreparedRecord {
+    /// The record's id.
+    pub(crate) fn id(&self) -> DisclosureId {
+        self.id
+    }
+}
+
+impl SqlDisclosureLog {
+    /// Builds the records of `disclosures`, stamped now. CPU only.
+    pub(crate) fn prepare_records(
+        &self,
+        disclosures: &[NewDisclosure],
+    ) -> Result<Vec<PreparedRecord>, StoreError> {
+        let time =
+            Timestamp::from_microsecond(now_micros()).map_err(|_| StoreError::Corrupt("clock"))?;
+        disclosures
+            .iter()
+            .map(|disclosure| {
+                let subject = self.pseudonym(disclosure.subject);
+                let record = DisclosureRecord {
+                    v: 1,
+                    id: DisclosureId::generate(),
+                    time,
+                    recipient: disclosure.recipient.to_string(),
+                    subject: URL_SAFE_NO_PAD.encode(subject),
+                    disclosed: disclosure.fields.iter().map(|f| (*f).to_owned()).collect(),
+                    purpose: disclosure.purpose.as_str().to_owned(),
+                    legal_basis: disclosure.legal_basis.to_owned(),
+                };
+                Ok(PreparedRecord {
+                    id: record.id,
+                    subject,
+                    entry: record.to_entry()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts prepared records inside the caller's transaction, so that a release and the
+    /// writes that make it (a token, a consent) commit together or not at all.
+    pub(crate) async fn insert_records(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[PreparedRecord],
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO disclosures (subject, entry) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 2)
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                query = query
+                    .bind(subject_key(&row.subject))
+                    .bind(row.entry.as_slice());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the publisher after `count` records committed.
+    pub(crate) fn note_recorded(&self, count: usize) {
+        self.recorded.fetch_add(count as u64, Ordering::Relaxed);
+        self.recorded_signal.notify_waiters();
+    }
+}
+
 #[async_trait]
 impl DisclosureLog for SqlDisclosureLog {
     fn origin(&self) -> &str {
@@ -252,40 +327,12 @@ impl DisclosureLog for SqlDisclosureLog {
         &self,
         disclosures: &[NewDisclosure],
     ) -> Result<Vec<DisclosureId>, StoreError> {
-        let time =
-            Timestamp::from_microsecond(now_micros()).map_err(|_| StoreError::Corrupt("clock"))?;
-        let mut rows = Vec::with_capacity(disclosures.len());
-        for disclosure in disclosures {
-            let subject = self.pseudonym(disclosure.subject);
-            let record = DisclosureRecord {
-                v: 1,
-                id: DisclosureId::generate(),
-                time,
-                recipient: disclosure.recipient.to_string(),
-                subject: URL_SAFE_NO_PAD.encode(subject),
-                disclosed: disclosure.fields.iter().map(|f| (*f).to_owned()).collect(),
-                purpose: disclosure.purpose.as_str().to_owned(),
-                legal_basis: disclosure.legal_basis.to_owned(),
-            };
-            rows.push((record.id, subject, record.to_entry()?));
-        }
+        let rows = self.prepare_records(disclosures)?;
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO disclosures (subject, entry) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 2)
-            );
-            let mut query = sqlx::query(&sql);
-            for (_, subject, entry) in chunk {
-                query = query.bind(subject_key(subject)).bind(entry.as_slice());
-            }
-            query.execute(&mut *tx).await?;
-        }
+        self.insert_records(&mut tx, &rows).await?;
         tx.commit().await?;
-        self.recorded
-            .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        self.recorded_signal.notify_waiters();
-        Ok(rows.into_iter().map(|(id, _, _)| id).collect())
+        self.note_recorded(rows.len());
+        Ok(rows.into_iter().map(|row| row.id).collect())
     }
 
     async fn wait_for_records(&self, count: u64) {

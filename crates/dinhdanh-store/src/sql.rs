@@ -24,6 +24,7 @@ use crate::model::{
     OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate, Person,
     PersonId, PersonUpdate, PersonalData, SigningKeyRecord, SigningKeyState,
 };
+use crate::oidc::{OidcStore, SqlOidcStore};
 use crate::{Backend, RegistryStore, StoreError, StoreOptions};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -50,8 +51,15 @@ pub(crate) fn now_micros() -> i64 {
     Timestamp::now().as_microsecond()
 }
 
-fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp, StoreError> {
+pub(crate) fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(micros).map_err(|_| StoreError::Corrupt(column))
+}
+
+pub(crate) fn optional_time(
+    micros: Option<i64>,
+    column: &'static str,
+) -> Result<Option<Timestamp>, StoreError> {
+    micros.map(|m| timestamp(m, column)).transpose()
 }
 
 fn person_aad(id: PersonId) -> Vec<u8> {
@@ -100,6 +108,7 @@ pub(crate) struct SqlStore {
     backend: Backend,
     keys: Arc<Keyring>,
     log: Arc<SqlDisclosureLog>,
+    oidc: Arc<SqlOidcStore>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -197,11 +206,17 @@ impl SqlStore {
             }
         });
         let log = Arc::new(SqlDisclosureLog::open(pool.clone(), backend, Arc::clone(&keys)).await?);
+        let oidc = Arc::new(SqlOidcStore::new(
+            pool.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&log),
+        ));
         Ok(Self {
             pool,
             backend,
             keys,
             log,
+            oidc,
         })
     }
 
@@ -326,8 +341,6 @@ fn organisation_from_row(row: &AnyRow) -> Result<Organisation, StoreError> {
 }
 
 fn token_from_row(row: &AnyRow) -> Result<OperatorToken, StoreError> {
-    let optional_time =
-        |value: Option<i64>, column| value.map(|v| timestamp(v, column)).transpose();
     Ok(OperatorToken {
         id: row
             .try_get::<String, _>(0)?
@@ -345,8 +358,6 @@ fn token_from_row(row: &AnyRow) -> Result<OperatorToken, StoreError> {
 }
 
 fn signing_key_from_row(row: &AnyRow) -> Result<SigningKeyRecord, StoreError> {
-    let optional_time =
-        |value: Option<i64>, column| value.map(|v| timestamp(v, column)).transpose();
     Ok(SigningKeyRecord {
         kid: row.try_get(0)?,
         algorithm: SignatureAlgorithm::from_jose_name(&row.try_get::<String, _>(1)?)
@@ -407,6 +418,10 @@ pub(crate) fn values_placeholders(backend: Backend, rows: usize, columns: usize)
 impl RegistryStore for SqlStore {
     fn backend(&self) -> Backend {
         self.backend
+    }
+
+    fn oidc(&self) -> Arc<dyn OidcStore> {
+        Arc::clone(&self.oidc) as Arc<dyn OidcStore>
     }
 
     fn disclosure_log(&self) -> Arc<dyn DisclosureLog> {

@@ -12,12 +12,17 @@ use std::time::Duration;
 use dinhdanh_core::{
     BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus, Sex, TaxCode,
 };
+use dinhdanh_crypto::SignatureAlgorithm;
 use dinhdanh_crypto::{ApiToken, MasterKey, TokenHash};
 use dinhdanh_ledger::{LogAudit, TileMap, leaf_hash, open_checkpoint, verify_inclusion};
 use dinhdanh_store::{
     Backend, DisclosureLog, GuardianRelationship, Guardianship, NewDisclosure, NewOperatorToken,
     NewOrganisation, NewPerson, OperatorRole, OperatorTokenId, OrganisationUpdate, PersonId,
     PersonUpdate, PersonalData, Purpose, Recipient, RegistryStore, StoreError, StoreOptions,
+};
+use dinhdanh_store::{
+    ClientAuth, GrantId, LoginSession, NewAccount, NewClient, NewGrant, NewToken, OidcStore,
+    OrganisationId, PendingRequest, Redemption, RequestKind, TokenKind,
 };
 use dinhdanh_synth::{PopulationSpec, population};
 use jiff::Timestamp;
@@ -215,6 +220,12 @@ contract!(
     signing_keys_export_and_import_whole_or_not_at_all,
     disclosure_log_records_integrates_and_proves,
     disclosure_log_concurrent_writers_and_integrators_lose_nothing,
+    oidc_clients_register_once_for_a_known_organisation,
+    oidc_accounts_count_failures_and_refuse_reused_totp_steps,
+    oidc_sessions_end_when_they_expire_or_are_deleted,
+    oidc_authorization_requests_are_taken_once,
+    oidc_consents_are_recorded_with_their_disclosure,
+    oidc_codes_are_single_use_and_a_replay_revokes_the_grant,
 );
 
 fn today() -> jiff::civil::Date {
@@ -1106,4 +1117,441 @@ async fn disclosure_log_concurrent_writers_and_integrators_lose_nothing(db: &Tes
     expected.sort();
     assert_eq!(stored, expected, "every record exactly once");
     assert_eq!(audit(log.as_ref()).await, Vec::<String>::new());
+}
+
+/// An organisation, a person and a registered client for the OIDC cases.
+async fn oidc_setup(db: &TestDb) -> (Arc<dyn OidcStore>, PersonId, NewClient) {
+    let store = &db.store;
+    let platform = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000009".parse::<TaxCode>().unwrap(),
+            name: "Mạng Xã Hội Mẫu".to_owned(),
+            kind: OrganisationKind::Platform,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let person = store.insert_person(&people(51, 1).remove(0)).await.unwrap();
+    let client = NewClient {
+        id: "rp-mau".to_owned(),
+        organisation_id: platform.id,
+        name: "Ứng dụng mẫu".to_owned(),
+        redirect_uris: vec!["https://rp.example.vn/cb".to_owned()],
+        sector: "rp.example.vn".to_owned(),
+        scopes: "openid verified age".to_owned(),
+        require_par: true,
+        min_level: EidLevel::Level1,
+        id_token_alg: SignatureAlgorithm::MlDsa65,
+        auth: ClientAuth::PrivateKeyJwt {
+            jwks: r#"{"keys":[]}"#.to_owned(),
+        },
+    };
+    let oidc = store.oidc();
+    oidc.insert_client(&client).await.unwrap();
+    (oidc, person.id, client)
+}
+
+fn minutes(n: i64) -> Timestamp {
+    Timestamp::now() + jiff::SignedDuration::from_mins(n)
+}
+
+async fn oidc_clients_register_once_for_a_known_organisation(db: &TestDb) {
+    let (oidc, _, client) = oidc_setup(db).await;
+    let found = oidc.find_client("rp-mau").await.unwrap().unwrap();
+    assert_eq!(found.registration.redirect_uris, client.redirect_uris);
+    assert_eq!(found.registration.auth, client.auth);
+    assert_eq!(found.registration.id_token_alg, SignatureAlgorithm::MlDsa65);
+    assert!(found.registration.require_par);
+    assert!(found.disabled_at.is_none());
+    assert!(matches!(
+        oidc.insert_client(&client).await,
+        Err(StoreError::Conflict("client"))
+    ));
+    let secret = ApiToken::generate().unwrap();
+    let legacy = NewClient {
+        id: "rp-cu".to_owned(),
+        organisation_id: OrganisationId::generate(),
+        auth: ClientAuth::SecretBasic {
+            secret_hash: secret.hash(),
+        },
+        id_token_alg: SignatureAlgorithm::EcdsaP256,
+        ..client.clone()
+    };
+    assert!(matches!(
+        oidc.insert_client(&legacy).await,
+        Err(StoreError::InvalidReference("organisation"))
+    ));
+    let legacy = NewClient {
+        organisation_id: client.organisation_id,
+        ..legacy
+    };
+    oidc.insert_client(&legacy).await.unwrap();
+    let listed = oidc.list_clients().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let found = oidc.find_client("rp-cu").await.unwrap().unwrap();
+    let ClientAuth::SecretBasic { secret_hash } = found.registration.auth else {
+        panic!("auth method changed on the way through the store");
+    };
+    assert!(secret_hash.matches(&TokenHash::of(secret.reveal())));
+    assert!(oidc.find_client("rp-khac").await.unwrap().is_none());
+}
+
+async fn oidc_accounts_count_failures_and_refuse_reused_totp_steps(db: &TestDb) {
+    let (oidc, person, _) = oidc_setup(db).await;
+    let secret = b"totp secret of twenty".to_vec();
+    let account = NewAccount {
+        person_id: person,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        totp_secret: Some(zeroize::Zeroizing::new(secret.clone())),
+    };
+    oidc.insert_account(&account).await.unwrap();
+    assert!(matches!(
+        oidc.insert_account(&account).await,
+        Err(StoreError::Conflict("account"))
+    ));
+    assert!(matches!(
+        oidc.insert_account(&NewAccount {
+            person_id: PersonId::generate(),
+            ..account.clone()
+        })
+        .await,
+        Err(StoreError::InvalidReference("person"))
+    ));
+    let found = oidc.find_account(person).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, account.password_hash);
+    assert_eq!(found.totp_secret.as_deref().unwrap(), secret.as_slice());
+    assert_eq!(found.failed_logins, 0);
+    // The TOTP secret is key material: sealed, never in clear in the database.
+    let raw = db.raw_dump().await;
+    assert!(!raw.windows(secret.len()).any(|w| w == secret.as_slice()));
+
+    assert_eq!(oidc.record_failed_login(person).await.unwrap(), 1);
+    assert_eq!(oidc.record_failed_login(person).await.unwrap(), 2);
+    let until = minutes(5);
+    oidc.lock_account(person, until).await.unwrap();
+    let locked = oidc.find_account(person).await.unwrap().unwrap();
+    assert_eq!(locked.failed_logins, 2);
+    assert_eq!(
+        locked.locked_until.map(|t| t.as_microsecond()),
+        Some(until.as_microsecond())
+    );
+    oidc.reset_failed_logins(person).await.unwrap();
+    let reset = oidc.find_account(person).await.unwrap().unwrap();
+    assert_eq!((reset.failed_logins, reset.locked_until), (0, None));
+    assert!(matches!(
+        oidc.record_failed_login(PersonId::generate()).await,
+        Err(StoreError::NotFound("account"))
+    ));
+
+    assert!(oidc.use_totp_step(person, 100).await.unwrap());
+    assert!(
+        !oidc.use_totp_step(person, 100).await.unwrap(),
+        "same step twice"
+    );
+    assert!(
+        !oidc.use_totp_step(person, 99).await.unwrap(),
+        "an older step"
+    );
+    assert!(oidc.use_totp_step(person, 101).await.unwrap());
+}
+
+async fn oidc_sessions_end_when_they_expire_or_are_deleted(db: &TestDb) {
+    let (oidc, person, _) = oidc_setup(db).await;
+    let id = ApiToken::generate().unwrap();
+    let session = LoginSession {
+        person_id: person,
+        eid_level: EidLevel::Level1,
+        auth_time: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
+        expires_at: Timestamp::from_microsecond(minutes(30).as_microsecond()).unwrap(),
+    };
+    oidc.insert_session(&id.hash(), &session).await.unwrap();
+    let now = Timestamp::now();
+    assert_eq!(
+        oidc.find_session(&id.hash(), now).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        oidc.find_session(&id.hash(), minutes(31)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        oidc.find_session(&TokenHash::of("another"), now)
+            .await
+            .unwrap(),
+        None
+    );
+    oidc.delete_session(&id.hash()).await.unwrap();
+    assert_eq!(oidc.find_session(&id.hash(), now).await.unwrap(), None);
+    oidc.delete_session(&id.hash()).await.unwrap();
+}
+
+async fn oidc_authorization_requests_are_taken_once(db: &TestDb) {
+    let (oidc, _, client) = oidc_setup(db).await;
+    let reference = TokenHash::of("urn:ietf:params:oauth:request_uri:abc");
+    let request = PendingRequest {
+        client_id: client.id.clone(),
+        params: r#"[["scope","openid age"]]"#.to_owned(),
+        expires_at: Timestamp::from_microsecond(minutes(1).as_microsecond()).unwrap(),
+    };
+    oidc.insert_authorization_request(&reference, RequestKind::Pushed, &request)
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let find = |kind, at| {
+        let oidc = Arc::clone(&oidc);
+        async move {
+            oidc.find_authorization_request(&reference, kind, at)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(find(RequestKind::Pushed, now).await, Some(request.clone()));
+    assert_eq!(find(RequestKind::Pushed, now).await, Some(request.clone()));
+    assert_eq!(find(RequestKind::Interaction, now).await, None);
+    assert_eq!(find(RequestKind::Pushed, minutes(2)).await, None, "lapsed");
+    // Of several concurrent takers, exactly one gets the request.
+    let takers: Vec<_> = (0..6)
+        .map(|_| {
+            let oidc = Arc::clone(&oidc);
+            tokio::spawn(async move {
+                oidc.take_authorization_request(&reference, RequestKind::Pushed, now)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for taker in takers {
+        if let Some(got) = taker.await.unwrap() {
+            assert_eq!(got, request);
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1);
+    assert_eq!(find(RequestKind::Pushed, now).await, None);
+    assert!(matches!(
+        oidc.insert_authorization_request(
+            &TokenHash::of("other"),
+            RequestKind::Pushed,
+            &PendingRequest {
+                client_id: "no-such-client".to_owned(),
+                ..request
+            }
+        )
+        .await,
+        Err(StoreError::InvalidReference("client"))
+    ));
+}
+
+async fn oidc_consents_are_recorded_with_their_disclosure(db: &TestDb) {
+    let (oidc, person, client) = oidc_setup(db).await;
+    assert_eq!(oidc.find_consent(person, &client.id).await.unwrap(), None);
+    let consent = |scopes: &'static str| {
+        let oidc = Arc::clone(&oidc);
+        let client = client.id.clone();
+        async move {
+            oidc.record_consent(person, &client, scopes, &disclosure(person, &["consent"]))
+                .await
+        }
+    };
+    consent("openid age").await.unwrap();
+    consent("openid age verified").await.unwrap();
+    assert_eq!(
+        oidc.find_consent(person, &client.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("openid age verified")
+    );
+    let log = db
+        .store
+        .disclosure_log()
+        .list_subject_entries(person)
+        .await
+        .unwrap();
+    assert_eq!(log.entries.len(), 2);
+    // A consent for an unknown client writes neither the consent nor its record.
+    assert!(matches!(
+        oidc.record_consent(
+            person,
+            "no-such-client",
+            "openid",
+            &disclosure(person, &["consent"])
+        )
+        .await,
+        Err(StoreError::InvalidReference(_))
+    ));
+    let log = db
+        .store
+        .disclosure_log()
+        .list_subject_entries(person)
+        .await
+        .unwrap();
+    assert_eq!(log.entries.len(), 2);
+}
+
+async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
+    let (oidc, person, client) = oidc_setup(db).await;
+    let grant = NewGrant {
+        client_id: client.id.clone(),
+        person_id: person,
+        scopes: "openid age".to_owned(),
+        redirect_uri: client.redirect_uris[0].clone(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        nonce: Some("n-0S6_WzA2Mj".to_owned()),
+        eid_level: EidLevel::Level1,
+        auth_time: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
+    };
+    let token = |kind, expires_at| NewToken {
+        hash: ApiToken::generate().unwrap().hash(),
+        kind,
+        expires_at,
+    };
+    let code = token(TokenKind::Code, minutes(1));
+    let recorded = oidc.insert_grant(&grant, &code).await.unwrap();
+    assert_eq!(recorded.grant, grant);
+    let now = Timestamp::now();
+    assert_eq!(
+        oidc.redeem(TokenKind::Refresh, &code.hash, now)
+            .await
+            .unwrap(),
+        Redemption::Unknown,
+        "a code is not a refresh token"
+    );
+    let Redemption::Redeemed(redeemed) =
+        oidc.redeem(TokenKind::Code, &code.hash, now).await.unwrap()
+    else {
+        panic!("a fresh code must redeem");
+    };
+    assert_eq!(redeemed.id, recorded.id);
+    let access = token(TokenKind::Access, minutes(10));
+    let refresh = token(TokenKind::Refresh, minutes(60));
+    let log = db.store.disclosure_log();
+    let before = log
+        .list_subject_entries(person)
+        .await
+        .unwrap()
+        .entries
+        .len();
+    let released = oidc
+        .issue_tokens(
+            recorded.id,
+            &[access.clone(), refresh.clone()],
+            &disclosure(
+                person,
+                &["sub", "age_over_13", "age_over_16", "age_over_18"],
+            ),
+            "{\"id_token\":\"…\"}".to_owned(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released.value(), "{\"id_token\":\"…\"}");
+    let entries = log.list_subject_entries(person).await.unwrap().entries;
+    assert_eq!(entries.len(), before + 1);
+    let found = oidc.find_token(&access.hash).await.unwrap().unwrap();
+    assert_eq!(found.kind, TokenKind::Access);
+    assert_eq!(found.grant.id, recorded.id);
+    assert!(found.grant.revoked_at.is_none());
+
+    // The refresh token rotates once; its second use is a replay.
+    assert!(matches!(
+        oidc.redeem(TokenKind::Refresh, &refresh.hash, now)
+            .await
+            .unwrap(),
+        Redemption::Redeemed(_)
+    ));
+    let next = token(TokenKind::Refresh, minutes(60));
+    oidc.issue_tokens(
+        recorded.id,
+        std::slice::from_ref(&next),
+        &disclosure(person, &["sub"]),
+        String::new(),
+    )
+    .await
+    .unwrap();
+
+    // The code again: refused, and everything the grant issued is revoked.
+    assert_eq!(
+        oidc.redeem(TokenKind::Code, &code.hash, now).await.unwrap(),
+        Redemption::Replayed
+    );
+    let found = oidc.find_token(&access.hash).await.unwrap().unwrap();
+    assert!(found.grant.revoked_at.is_some());
+    assert_eq!(
+        oidc.redeem(TokenKind::Refresh, &next.hash, now)
+            .await
+            .unwrap(),
+        Redemption::Revoked
+    );
+    let after = log
+        .list_subject_entries(person)
+        .await
+        .unwrap()
+        .entries
+        .len();
+    assert!(matches!(
+        oidc.issue_tokens(
+            recorded.id,
+            &[token(TokenKind::Access, minutes(10))],
+            &disclosure(person, &["sub"]),
+            String::new(),
+        )
+        .await,
+        Err(StoreError::NotFound("grant"))
+    ));
+    assert_eq!(
+        log.list_subject_entries(person)
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        after,
+        "a refused issue records nothing"
+    );
+
+    // A lapsed code, and an unknown one.
+    let late = token(TokenKind::Code, minutes(1));
+    oidc.insert_grant(&grant, &late).await.unwrap();
+    assert_eq!(
+        oidc.redeem(TokenKind::Code, &late.hash, minutes(2))
+            .await
+            .unwrap(),
+        Redemption::Expired
+    );
+    assert_eq!(
+        oidc.redeem(TokenKind::Code, &TokenHash::of("nothing"), now)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+
+    // Two concurrent redemptions of one code: one wins, the other is a replay that revokes.
+    let raced = token(TokenKind::Code, minutes(1));
+    let raced_grant = oidc.insert_grant(&grant, &raced).await.unwrap();
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let oidc = Arc::clone(&oidc);
+            let hash = raced.hash;
+            tokio::spawn(async move { oidc.redeem(TokenKind::Code, &hash, now).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for racer in racers {
+        outcomes.push(racer.await.unwrap());
+    }
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Redemption::Redeemed(_)))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Redemption::Replayed), "{outcomes:?}");
+    oidc.revoke_grant(raced_grant.id).await.unwrap();
+    assert!(matches!(
+        oidc.revoke_grant(uuid::Uuid::now_v7().to_string().parse::<GrantId>().unwrap())
+            .await,
+        Err(StoreError::NotFound("grant"))
+    ));
 }

@@ -1,0 +1,1052 @@
+//! What the OpenID Connect provider keeps: registered clients, citizen accounts and their
+//! sessions, authorization requests in flight, consents, and grants with their tokens.
+//!
+//! The store holds no token, session id or request reference itself, only its SHA-256 hash
+//! ([`TokenHash`]); TOTP secrets are sealed under the field key. The protocol rules live in
+//! `dinhdanh-oidc`: this module stores what the engine decided, and enforces only what must hold
+//! under concurrency: a code or refresh token is redeemed once, and a second redemption revokes
+//! everything its grant issued (RFC 9700 §4.14, OAuth 2.1 §4.1.3).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dinhdanh_core::EidLevel;
+use dinhdanh_crypto::{BlindIndexKey, SignatureAlgorithm, TokenHash};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::disclosure::{Disclosed, NewDisclosure};
+use crate::error::classify;
+use crate::keys::Keyring;
+use crate::log::SqlDisclosureLog;
+use crate::model::{OrganisationId, PersonId};
+use crate::sql::{now_micros, optional_time, timestamp as time};
+use crate::{DisclosureId, StoreError};
+
+/// The id of a grant: one authorization of a client by a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GrantId(Uuid);
+
+impl GrantId {
+    fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for GrantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for GrantId {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `private_key_jwt` (OIDC Core §9): an assertion signed by a key in this JWK Set (JSON).
+    PrivateKeyJwt {
+        /// The client's public keys, as a JWK Set document.
+        jwks: String,
+    },
+    /// `client_secret_basic` (RFC 6749 §2.3.1), for legacy clients: the secret's hash.
+    SecretBasic {
+        /// SHA-256 of the secret (a 256-bit random value, so a fast hash is enough).
+        secret_hash: TokenHash,
+    },
+}
+
+impl ClientAuth {
+    /// The method's name in discovery documents.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            ClientAuth::SecretBasic { .. } => "client_secret_basic",
+        }
+    }
+}
+
+/// A client to register. The server validates every field with the OIDC engine first.
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    /// The client id.
+    pub id: String,
+    /// The organisation that runs it.
+    pub organisation_id: OrganisationId,
+    /// Its name, shown on the consent page next to the organisation's.
+    pub name: String,
+    /// Its redirect URIs, exactly as registered.
+    pub redirect_uris: Vec<String>,
+    /// Its sector host for pairwise subjects.
+    pub sector: String,
+    /// The scopes it may ask for, space-separated.
+    pub scopes: String,
+    /// Whether it must push its authorization requests.
+    pub require_par: bool,
+    /// The lowest e-ID level it accepts (1 or 2).
+    pub min_level: EidLevel,
+    /// How its ID tokens are signed.
+    pub id_token_alg: SignatureAlgorithm,
+    /// How it authenticates.
+    pub auth: ClientAuth,
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// What was registered.
+    pub registration: NewClient,
+    /// When.
+    pub created_at: Timestamp,
+    /// When it was disabled, if it was.
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// A citizen account to create.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// The person.
+    pub person_id: PersonId,
+    /// The Argon2id hash of the password, as a PHC string.
+    pub password_hash: String,
+    /// The TOTP secret, sealed at rest.
+    pub totp_secret: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// A citizen account.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// The person.
+    pub person_id: PersonId,
+    /// The Argon2id hash of the password, as a PHC string.
+    pub password_hash: String,
+    /// The TOTP secret.
+    pub totp_secret: Option<Zeroizing<Vec<u8>>>,
+    /// Failed logins since the last success.
+    pub failed_logins: u32,
+    /// Until when logins are refused.
+    pub locked_until: Option<Timestamp>,
+    /// When the account was made.
+    pub created_at: Timestamp,
+}
+
+/// A browser session after login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginSession {
+    /// Who logged in.
+    pub person_id: PersonId,
+    /// The e-ID level the login proved.
+    pub eid_level: EidLevel,
+    /// When they authenticated.
+    pub auth_time: Timestamp,
+    /// When the session ends.
+    pub expires_at: Timestamp,
+}
+
+/// The two kinds of authorization request kept between HTTP requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Pushed by the client (RFC 9126), found by its `request_uri`.
+    Pushed,
+    /// Validated and waiting for the person's login and consent.
+    Interaction,
+}
+
+impl RequestKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Pushed => "pushed",
+            RequestKind::Interaction => "interaction",
+        }
+    }
+}
+
+/// An authorization request kept between HTTP requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRequest {
+    /// The client that made it.
+    pub client_id: String,
+    /// Its parameters, as the server serialised them.
+    pub params: String,
+    /// When it lapses.
+    pub expires_at: Timestamp,
+}
+
+/// A grant to record with its authorization code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewGrant {
+    /// The client.
+    pub client_id: String,
+    /// The person.
+    pub person_id: PersonId,
+    /// The scopes granted, space-separated.
+    pub scopes: String,
+    /// The redirect URI the code was sent to; the token request must repeat it.
+    pub redirect_uri: String,
+    /// The PKCE challenge (base64url of SHA-256), checked at the token endpoint.
+    pub code_challenge: String,
+    /// The `nonce` for the ID token.
+    pub nonce: Option<String>,
+    /// The e-ID level of the login.
+    pub eid_level: EidLevel,
+    /// When the person authenticated.
+    pub auth_time: Timestamp,
+}
+
+/// A recorded grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Its id.
+    pub id: GrantId,
+    /// What was granted.
+    pub grant: NewGrant,
+    /// When.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The kinds of token a grant issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An authorization code: single use.
+    Code,
+    /// An access token, presented to userinfo.
+    Access,
+    /// A refresh token: single use, replaced at each refresh.
+    Refresh,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Code => "code",
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "code" => Some(TokenKind::Code),
+            "access" => Some(TokenKind::Access),
+            "refresh" => Some(TokenKind::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// A token to record.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// The hash of the token.
+    pub hash: TokenHash,
+    /// Its kind.
+    pub kind: TokenKind,
+    /// When it lapses.
+    pub expires_at: Timestamp,
+}
+
+/// What redeeming a single-use token found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use, in time, of a live grant: the token is now used.
+    Redeemed(Box<Grant>),
+    /// No such token of that kind.
+    Unknown,
+    /// The token lapsed.
+    Expired,
+    /// Its grant was revoked earlier.
+    Revoked,
+    /// The token was used before: its grant, and every token of it, is now revoked.
+    Replayed,
+}
+
+/// A token found by its hash, with the grant it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundToken {
+    /// Its kind.
+    pub kind: TokenKind,
+    /// When it lapses.
+    pub expires_at: Timestamp,
+    /// Its grant.
+    pub grant: Grant,
+}
+
+/// The OpenID Connect provider's storage. Each method is one transaction.
+#[async_trait]
+pub trait OidcStore: Send + Sync + 'static {
+    /// The key that derives pairwise subjects (the blind-index key, under its own domain).
+    fn subject_key(&self) -> &BlindIndexKey;
+
+    /// Registers a client. A taken id is `Conflict("client")`; an unknown organisation is
+    /// `InvalidReference("organisation")`.
+    async fn insert_client(&self, client: &NewClient) -> Result<Client, StoreError>;
+
+    /// A client by id.
+    async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+
+    /// Every client, newest first.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+
+    /// Creates a citizen account. An existing one is `Conflict("account")`; an unknown person
+    /// is `InvalidReference("person")`.
+    async fn insert_account(&self, account: &NewAccount) -> Result<Account, StoreError>;
+
+    /// A person's account.
+    async fn find_account(&self, person: PersonId) -> Result<Option<Account>, StoreError>;
+
+    /// Counts a failed login and returns the count since the last success.
+    async fn record_failed_login(&self, person: PersonId) -> Result<u32, StoreError>;
+
+    /// Refuses logins until `until`.
+    async fn lock_account(&self, person: PersonId, until: Timestamp) -> Result<(), StoreError>;
+
+    /// Clears the failure count and any lock after a successful login.
+    async fn reset_failed_logins(&self, person: PersonId) -> Result<(), StoreError>;
+
+    /// Records that a TOTP code of time step `step` was accepted. Returns false, changing
+    /// nothing, if a code of this step or a later one was accepted before (RFC 6238 §5.2).
+    async fn use_totp_step(&self, person: PersonId, step: i64) -> Result<bool, StoreError>;
+
+    /// Records a session by the hash of its id.
+    async fn insert_session(
+        &self,
+        id: &TokenHash,
+        session: &LoginSession,
+    ) -> Result<(), StoreError>;
+
+    /// The session with this id hash, unless it ended before `now`.
+    async fn find_session(
+        &self,
+        id: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<LoginSession>, StoreError>;
+
+    /// Ends a session; ending one that does not exist is not an error.
+    async fn delete_session(&self, id: &TokenHash) -> Result<(), StoreError>;
+
+    /// Keeps an authorization request under the hash of its reference.
+    async fn insert_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        request: &PendingRequest,
+    ) -> Result<(), StoreError>;
+
+    /// The unused, unexpired request of `kind` with this reference hash.
+    async fn find_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        now: Timestamp,
+    ) -> Result<Option<PendingRequest>, StoreError>;
+
+    /// Like [`OidcStore::find_authorization_request`], and marks it used: of two concurrent
+    /// takers, one gets it.
+    async fn take_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        now: Timestamp,
+    ) -> Result<Option<PendingRequest>, StoreError>;
+
+    /// The scopes a person consented to for a client.
+    async fn find_consent(
+        &self,
+        person: PersonId,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Records a person's consent (replacing an earlier one) and its disclosure record, in one
+    /// transaction.
+    async fn record_consent(
+        &self,
+        person: PersonId,
+        client_id: &str,
+        scopes: &str,
+        disclosure: &NewDisclosure,
+    ) -> Result<DisclosureId, StoreError>;
+
+    /// Records a grant and its authorization code. An unknown client or person is
+    /// `InvalidReference`.
+    async fn insert_grant(&self, grant: &NewGrant, code: &NewToken) -> Result<Grant, StoreError>;
+
+    /// Redeems a single-use token (a code or a refresh token) at `now`. A second redemption
+    /// revokes the grant, and with it everything the first one issued.
+    async fn redeem(
+        &self,
+        kind: TokenKind,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError>;
+
+    /// Records the tokens issued on a grant and the disclosure of what they release, in one
+    /// transaction, and hands back `released` as disclosed. A revoked or unknown grant is
+    /// `NotFound("grant")` and nothing is written.
+    async fn issue_tokens(
+        &self,
+        grant: GrantId,
+        tokens: &[NewToken],
+        disclosure: &NewDisclosure,
+        released: String,
+    ) -> Result<Disclosed<String>, StoreError>;
+
+    /// A token of any kind by its hash, with its grant, whatever its state.
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<FoundToken>, StoreError>;
+
+    /// Revokes a grant and so every token of it. Revoking twice keeps the first time.
+    async fn revoke_grant(&self, id: GrantId) -> Result<(), StoreError>;
+}
+
+const CLIENT_COLUMNS: &str = "id, organisation_id, name, redirect_uris, sector, scopes, \
+    require_par, min_level, id_token_alg, auth_method, jwks, secret_hash, created_at, disabled_at";
+const ACCOUNT_COLUMNS: &str =
+    "person_id, password_hash, totp_secret, failed_logins, locked_until, created_at";
+const GRANT_COLUMNS: &str = "g.id, g.client_id, g.person_id, g.scopes, g.redirect_uri, \
+    g.code_challenge, g.nonce, g.eid_level, g.auth_time, g.created_at, g.revoked_at";
+
+fn totp_aad(person: PersonId) -> Vec<u8> {
+    format!("dinhdanh totp secret v1\0{person}").into_bytes()
+}
+
+fn level(value: i64, column: &'static str) -> Result<EidLevel, StoreError> {
+    u8::try_from(value)
+        .ok()
+        .and_then(|level| EidLevel::try_from(level).ok())
+        .ok_or(StoreError::Corrupt(column))
+}
+
+fn parsed<T: FromStr>(text: &str, column: &'static str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(column))
+}
+
+fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
+    let redirect_uris: String = row.try_get(3)?;
+    let alg: String = row.try_get(8)?;
+    let method: String = row.try_get(9)?;
+    let auth = match method.as_str() {
+        "private_key_jwt" => ClientAuth::PrivateKeyJwt {
+            jwks: row
+                .try_get::<Option<String>, _>(10)?
+                .ok_or(StoreError::Corrupt("oidc_clients.jwks"))?,
+        },
+        "client_secret_basic" => {
+            let hash: Vec<u8> = row
+                .try_get::<Option<Vec<u8>>, _>(11)?
+                .ok_or(StoreError::Corrupt("oidc_clients.secret_hash"))?;
+            ClientAuth::SecretBasic {
+                secret_hash: TokenHash::from_bytes(
+                    hash.try_into()
+                        .map_err(|_| StoreError::Corrupt("oidc_clients.secret_hash"))?,
+                ),
+            }
+        }
+        _ => return Err(StoreError::Corrupt("oidc_clients.auth_method")),
+    };
+    Ok(Client {
+        registration: NewClient {
+            id: row.try_get(0)?,
+            organisation_id: parsed(
+                &row.try_get::<String, _>(1)?,
+                "oidc_clients.organisation_id",
+            )?,
+            name: row.try_get(2)?,
+            redirect_uris: serde_json::from_str(&redirect_uris)
+                .map_err(|_| StoreError::Corrupt("oidc_clients.redirect_uris"))?,
+            sector: row.try_get(4)?,
+            scopes: row.try_get(5)?,
+            require_par: row.try_get::<i64, _>(6)? == 1,
+            min_level: level(row.try_get(7)?, "oidc_clients.min_level")?,
+            id_token_alg: SignatureAlgorithm::from_jose_name(&alg)
+                .ok_or(StoreError::Corrupt("oidc_clients.id_token_alg"))?,
+            auth,
+        },
+        created_at: time(row.try_get(12)?, "oidc_clients.created_at")?,
+        disabled_at: optional_time(row.try_get(13)?, "oidc_clients.disabled_at")?,
+    })
+}
+
+fn grant_from_row(row: &AnyRow, offset: usize) -> Result<Grant, StoreError> {
+    Ok(Grant {
+        id: parsed(&row.try_get::<String, _>(offset)?, "oidc_grants.id")?,
+        grant: NewGrant {
+            client_id: row.try_get(offset + 1)?,
+            person_id: parsed(
+                &row.try_get::<String, _>(offset + 2)?,
+                "oidc_grants.person_id",
+            )?,
+            scopes: row.try_get(offset + 3)?,
+            redirect_uri: row.try_get(offset + 4)?,
+            code_challenge: row.try_get(offset + 5)?,
+            nonce: row.try_get(offset + 6)?,
+            eid_level: level(row.try_get(offset + 7)?, "oidc_grants.eid_level")?,
+            auth_time: time(row.try_get(offset + 8)?, "oidc_grants.auth_time")?,
+        },
+        created_at: time(row.try_get(offset + 9)?, "oidc_grants.created_at")?,
+        revoked_at: optional_time(row.try_get(offset + 10)?, "oidc_grants.revoked_at")?,
+    })
+}
+
+/// The SQL implementation of [`OidcStore`], sharing the registry's pool, keys and log.
+pub(crate) struct SqlOidcStore {
+    pool: AnyPool,
+    keys: Arc<Keyring>,
+    log: Arc<SqlDisclosureLog>,
+}
+
+impl SqlOidcStore {
+    pub(crate) fn new(pool: AnyPool, keys: Arc<Keyring>, log: Arc<SqlDisclosureLog>) -> Self {
+        Self { pool, keys, log }
+    }
+
+    async fn pending(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        now: Timestamp,
+        take: bool,
+    ) -> Result<Option<PendingRequest>, StoreError> {
+        let sql = if take {
+            "UPDATE authorization_requests SET used_at = $1 \
+             WHERE id_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING client_id, params, expires_at"
+        } else {
+            "SELECT client_id, params, expires_at FROM authorization_requests \
+             WHERE id_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1"
+        };
+        sqlx::query(sql)
+            .bind(now.as_microsecond())
+            .bind(id.as_bytes().to_vec())
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| {
+                Ok(PendingRequest {
+                    client_id: row.try_get(0)?,
+                    params: row.try_get(1)?,
+                    expires_at: time(row.try_get(2)?, "authorization_requests.expires_at")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn account_from_row(&self, row: &AnyRow) -> Result<Account, StoreError> {
+        let person_id: PersonId =
+            parsed(&row.try_get::<String, _>(0)?, "citizen_accounts.person_id")?;
+        let sealed: Option<Vec<u8>> = row.try_get(2)?;
+        let totp_secret = match sealed {
+            Some(sealed) => {
+                let aad = totp_aad(person_id);
+                Some(match self.keys.field().open(&aad, &sealed) {
+                    Err(dinhdanh_crypto::CryptoError::UnknownKey) => {
+                        self.keys.reload(&self.pool).await?;
+                        self.keys.field().open(&aad, &sealed)?
+                    }
+                    other => other?,
+                })
+            }
+            None => None,
+        };
+        Ok(Account {
+            person_id,
+            password_hash: row.try_get(1)?,
+            totp_secret,
+            failed_logins: u32::try_from(row.try_get::<i64, _>(3)?)
+                .map_err(|_| StoreError::Corrupt("citizen_accounts.failed_logins"))?,
+            locked_until: optional_time(row.try_get(4)?, "citizen_accounts.locked_until")?,
+            created_at: time(row.try_get(5)?, "citizen_accounts.created_at")?,
+        })
+    }
+
+    async fn account_update(&self, sql: &str, person: PersonId, at: i64) -> Result<(), StoreError> {
+        let result = sqlx::query(sql)
+            .bind(at)
+            .bind(person.to_string())
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OidcStore for SqlOidcStore {
+    fn subject_key(&self) -> &BlindIndexKey {
+        self.keys.blind()
+    }
+
+    async fn insert_client(&self, client: &NewClient) -> Result<Client, StoreError> {
+        let at = now_micros();
+        let (jwks, secret_hash) = match &client.auth {
+            ClientAuth::PrivateKeyJwt { jwks } => (Some(jwks.clone()), None),
+            ClientAuth::SecretBasic { secret_hash } => {
+                (None, Some(secret_hash.as_bytes().to_vec()))
+            }
+        };
+        let redirect_uris = serde_json::to_string(&client.redirect_uris)
+            .map_err(|_| StoreError::Corrupt("oidc_clients.redirect_uris"))?;
+        let sql = format!(
+            "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)"
+        );
+        sqlx::query(&sql)
+            .bind(client.id.as_str())
+            .bind(client.organisation_id.to_string())
+            .bind(client.name.as_str())
+            .bind(redirect_uris)
+            .bind(client.sector.as_str())
+            .bind(client.scopes.as_str())
+            .bind(i64::from(client.require_par))
+            .bind(i64::from(client.min_level.as_u8()))
+            .bind(client.id_token_alg.jose_name())
+            .bind(client.auth.method())
+            .bind(jwks)
+            .bind(secret_hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| classify(err, "client", "organisation"))?;
+        Ok(Client {
+            registration: client.clone(),
+            created_at: time(at, "oidc_clients.created_at")?,
+            disabled_at: None,
+        })
+    }
+
+    async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oidc_clients WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| client_from_row(&row))
+            .transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oidc_clients ORDER BY created_at DESC, id");
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    async fn insert_account(&self, account: &NewAccount) -> Result<Account, StoreError> {
+        let at = now_micros();
+        let sealed = account
+            .totp_secret
+            .as_ref()
+            .map(|secret| self.keys.field().seal(&totp_aad(account.person_id), secret))
+            .transpose()?;
+        sqlx::query(
+            "INSERT INTO citizen_accounts (person_id, password_hash, totp_secret, failed_logins, \
+             created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4)",
+        )
+        .bind(account.person_id.to_string())
+        .bind(account.password_hash.as_str())
+        .bind(sealed)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "account", "person"))?;
+        Ok(Account {
+            person_id: account.person_id,
+            password_hash: account.password_hash.clone(),
+            totp_secret: account.totp_secret.clone(),
+            failed_logins: 0,
+            locked_until: None,
+            created_at: time(at, "citizen_accounts.created_at")?,
+        })
+    }
+
+    async fn find_account(&self, person: PersonId) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM citizen_accounts WHERE person_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(person.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.account_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn record_failed_login(&self, person: PersonId) -> Result<u32, StoreError> {
+        let row = sqlx::query(
+            "UPDATE citizen_accounts SET failed_logins = failed_logins + 1, updated_at = $1 \
+             WHERE person_id = $2 RETURNING failed_logins",
+        )
+        .bind(now_micros())
+        .bind(person.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("account"))?;
+        u32::try_from(row.try_get::<i64, _>(0)?)
+            .map_err(|_| StoreError::Corrupt("citizen_accounts.failed_logins"))
+    }
+
+    async fn lock_account(&self, person: PersonId, until: Timestamp) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE citizen_accounts SET locked_until = $1, updated_at = $2 WHERE person_id = $3",
+        )
+        .bind(until.as_microsecond())
+        .bind(now_micros())
+        .bind(person.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    async fn reset_failed_logins(&self, person: PersonId) -> Result<(), StoreError> {
+        self.account_update(
+            "UPDATE citizen_accounts SET failed_logins = 0, locked_until = NULL, updated_at = $1 \
+             WHERE person_id = $2",
+            person,
+            now_micros(),
+        )
+        .await
+    }
+
+    async fn use_totp_step(&self, person: PersonId, step: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE citizen_accounts SET totp_last_step = $1, updated_at = $2 \
+             WHERE person_id = $3 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(now_micros())
+        .bind(person.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn insert_session(
+        &self,
+        id: &TokenHash,
+        session: &LoginSession,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_sessions (id_hash, person_id, eid_level, auth_time, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_bytes().to_vec())
+        .bind(session.person_id.to_string())
+        .bind(i64::from(session.eid_level.as_u8()))
+        .bind(session.auth_time.as_microsecond())
+        .bind(session.expires_at.as_microsecond())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "session", "person"))?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        id: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<LoginSession>, StoreError> {
+        sqlx::query(
+            "SELECT person_id, eid_level, auth_time, expires_at FROM login_sessions \
+             WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id.as_bytes().to_vec())
+        .bind(now.as_microsecond())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| {
+            Ok(LoginSession {
+                person_id: parsed(&row.try_get::<String, _>(0)?, "login_sessions.person_id")?,
+                eid_level: level(row.try_get(1)?, "login_sessions.eid_level")?,
+                auth_time: time(row.try_get(2)?, "login_sessions.auth_time")?,
+                expires_at: time(row.try_get(3)?, "login_sessions.expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id: &TokenHash) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_sessions WHERE id_hash = $1")
+            .bind(id.as_bytes().to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        request: &PendingRequest,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_requests (id_hash, client_id, kind, params, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_bytes().to_vec())
+        .bind(request.client_id.as_str())
+        .bind(kind.as_str())
+        .bind(request.params.as_str())
+        .bind(request.expires_at.as_microsecond())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "authorization request", "client"))?;
+        Ok(())
+    }
+
+    async fn find_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        now: Timestamp,
+    ) -> Result<Option<PendingRequest>, StoreError> {
+        self.pending(id, kind, now, false).await
+    }
+
+    async fn take_authorization_request(
+        &self,
+        id: &TokenHash,
+        kind: RequestKind,
+        now: Timestamp,
+    ) -> Result<Option<PendingRequest>, StoreError> {
+        self.pending(id, kind, now, true).await
+    }
+
+    async fn find_consent(
+        &self,
+        person: PersonId,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT scopes FROM oidc_consents WHERE person_id = $1 AND client_id = $2")
+                .bind(person.to_string())
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?,
+        )
+    }
+
+    async fn record_consent(
+        &self,
+        person: PersonId,
+        client_id: &str,
+        scopes: &str,
+        disclosure: &NewDisclosure,
+    ) -> Result<DisclosureId, StoreError> {
+        let records = self.log.prepare_records(std::slice::from_ref(disclosure))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO oidc_consents (person_id, client_id, scopes, granted_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (person_id, client_id) \
+             DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+        )
+        .bind(person.to_string())
+        .bind(client_id)
+        .bind(scopes)
+        .bind(now_micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "consent", "person or client"))?;
+        self.log.insert_records(&mut tx, &records).await?;
+        tx.commit().await?;
+        self.log.note_recorded(records.len());
+        records
+            .first()
+            .map(|record| record.id())
+            .ok_or(StoreError::Corrupt("disclosure id"))
+    }
+
+    async fn insert_grant(&self, grant: &NewGrant, code: &NewToken) -> Result<Grant, StoreError> {
+        let id = GrantId::generate();
+        let at = now_micros();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO oidc_grants (id, client_id, person_id, scopes, redirect_uri, \
+             code_challenge, nonce, eid_level, auth_time, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id.to_string())
+        .bind(grant.client_id.as_str())
+        .bind(grant.person_id.to_string())
+        .bind(grant.scopes.as_str())
+        .bind(grant.redirect_uri.as_str())
+        .bind(grant.code_challenge.as_str())
+        .bind(grant.nonce.as_deref())
+        .bind(i64::from(grant.eid_level.as_u8()))
+        .bind(grant.auth_time.as_microsecond())
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "grant", "client or person"))?;
+        insert_tokens(&mut tx, id, std::slice::from_ref(code)).await?;
+        tx.commit().await?;
+        Ok(Grant {
+            id,
+            grant: grant.clone(),
+            created_at: time(at, "oidc_grants.created_at")?,
+            revoked_at: None,
+        })
+    }
+
+    async fn redeem(
+        &self,
+        kind: TokenKind,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError> {
+        let now_us = now.as_microsecond();
+        let hash = hash.as_bytes().to_vec();
+        // The conditional update is the single point of decision: of two concurrent redeemers,
+        // exactly one sees a row change.
+        let claimed = sqlx::query(
+            "UPDATE oidc_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now_us)
+        .bind(hash.clone())
+        .bind(kind.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let sql = format!(
+            "SELECT t.expires_at, t.used_at, {GRANT_COLUMNS} FROM oidc_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id WHERE t.token_hash = $1 AND t.kind = $2"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(hash)
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(Redemption::Unknown);
+        };
+        let grant = grant_from_row(&row, 2)?;
+        if claimed {
+            return Ok(if grant.revoked_at.is_some() {
+                Redemption::Revoked
+            } else {
+                Redemption::Redeemed(Box::new(grant))
+            });
+        }
+        let used_at: Option<i64> = row.try_get(1)?;
+        if used_at.is_some() {
+            // RFC 9700 §4.14 and OAuth 2.1 §4.1.3: a replayed code or refresh token revokes
+            // what was issued with it.
+            self.revoke_grant(grant.id).await?;
+            return Ok(Redemption::Replayed);
+        }
+        if grant.revoked_at.is_some() {
+            return Ok(Redemption::Revoked);
+        }
+        Ok(Redemption::Expired)
+    }
+
+    async fn issue_tokens(
+        &self,
+        grant: GrantId,
+        tokens: &[NewToken],
+        disclosure: &NewDisclosure,
+        released: String,
+    ) -> Result<Disclosed<String>, StoreError> {
+        let records = self.log.prepare_records(std::slice::from_ref(disclosure))?;
+        let mut tx = self.pool.begin().await?;
+        // Locks the grant row against a concurrent revocation until the tokens are in.
+        let live = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = revoked_at WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(grant.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if live == 0 {
+            return Err(StoreError::NotFound("grant"));
+        }
+        insert_tokens(&mut tx, grant, tokens).await?;
+        self.log.insert_records(&mut tx, &records).await?;
+        tx.commit().await?;
+        self.log.note_recorded(records.len());
+        let id = records
+            .first()
+            .map(|record| record.id())
+            .ok_or(StoreError::Corrupt("disclosure id"))?;
+        Ok(Disclosed::recorded(released, id))
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<FoundToken>, StoreError> {
+        let sql = format!(
+            "SELECT t.kind, t.expires_at, {GRANT_COLUMNS} FROM oidc_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id WHERE t.token_hash = $1"
+        );
+        sqlx::query(&sql)
+            .bind(hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| {
+                Ok(FoundToken {
+                    kind: TokenKind::parse(&row.try_get::<String, _>(0)?)
+                        .ok_or(StoreError::Corrupt("oidc_tokens.kind"))?,
+                    expires_at: time(row.try_get(1)?, "oidc_tokens.expires_at")?,
+                    grant: grant_from_row(&row, 2)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn revoke_grant(&self, id: GrantId) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        )
+        .bind(now_micros())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("grant"));
+        }
+        Ok(())
+    }
+}
+
+async fn insert_tokens(
+    conn: &mut sqlx::AnyConnection,
+    grant: GrantId,
+    tokens: &[NewToken],
+) -> Result<(), StoreError> {
+    for token in tokens {
+        sqlx::query(
+            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token.hash.as_bytes().to_vec())
+        .bind(grant.to_string())
+        .bind(token.kind.as_str())
+        .bind(token.expires_at.as_microsecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(|err| classify(err, "token", "grant"))?;
+    }
+    Ok(())
+}
