@@ -6,16 +6,20 @@ mod hybrid;
 pub mod jose;
 mod kem;
 mod master;
+mod password;
 mod sign;
 mod token;
+mod totp;
 
 pub use error::CryptoError;
 pub use field::{BlindIndexKey, DataKeyMaterial, FieldCipher, KeyId, KeyPurpose};
 pub use hybrid::{HybridFormat, HybridPublicKey, HybridRecipientKey};
 pub use kem::{KemDecapsulationKey, KemEncapsulationKey};
 pub use master::{MASTER_KEY_ENV, MasterKey};
+pub use password::{hash_password, verify_nothing, verify_password};
 pub use sign::{SignatureAlgorithm, SigningKey, VerifyingKey};
 pub use token::{ApiToken, TokenHash, constant_time_eq};
+pub use totp::TotpSecret;
 
 /// SHA-256 of `bytes`, for fingerprints (of a certificate, say).
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
