@@ -5,6 +5,7 @@ mod authorize;
 mod claims;
 mod client;
 mod pkce;
+mod registration;
 mod scope;
 mod subject;
 
@@ -15,5 +16,8 @@ pub use authorize::{
 pub use claims::{PersonFacts, release_claims};
 pub use client::{ClientError, ClientId, ClientPolicy, RedirectUri, SectorIdentifier};
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
+pub use registration::{
+    ClientRegistration, ID_TOKEN_ALGORITHMS, RegisteredAuth, RegistrationError, ValidRegistration,
+};
 pub use scope::{Consent, Scope, ScopeError, Scopes};
 pub use subject::{PairwiseSubject, SubjectKey};

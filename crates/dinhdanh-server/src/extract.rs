@@ -139,6 +139,13 @@ impl RoleNeeded for Writer {
     const ROLE: OperatorRole = OperatorRole::RegistryWriter;
 }
 
+/// Routes of the identity authority's administrators (registering relying parties).
+pub(crate) struct Admin;
+
+impl RoleNeeded for Admin {
+    const ROLE: OperatorRole = OperatorRole::Admin;
+}
+
 /// An operator authenticated by an `Authorization: Bearer` token whose role allows the
 /// route: 401 without a usable token, 403 with a role too low. Being an extractor that runs
 /// before the body is read, a refused caller learns nothing about its body.

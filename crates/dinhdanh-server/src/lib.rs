@@ -26,6 +26,7 @@ pub use metrics::Metrics;
 pub use openapi::openapi_document;
 pub use problem::{PROBLEM_BASE, Problem};
 pub use publisher::{LogConfig, publish_log, spawn_log_publisher};
+pub use routes::clients::{ClientRegistrationError, RegisteredClient, register_client};
 pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
 
 /// Limits and behaviour of the HTTP server.

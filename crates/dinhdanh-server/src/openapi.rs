@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{keys, log, organisations, persons, system};
+use crate::routes::{clients, keys, log, organisations, persons, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,7 @@ use crate::routes::{keys, log, organisations, persons, system};
         organisations::read_organisation,
         organisations::find_by_tax_code,
         organisations::update_organisation,
+        clients::create_client,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&OperatorAuth, &CommonProblems),
@@ -43,6 +44,7 @@ use crate::routes::{keys, log, organisations, persons, system};
         (name = "log", description = "The disclosure log: signed checkpoints and hash tiles (C2SP tlog-tiles)"),
         (name = "persons", description = "The registry of people"),
         (name = "organisations", description = "The registry of organisations"),
+        (name = "clients", description = "Relying parties of the OpenID Connect provider"),
     )
 )]
 struct ApiDoc;

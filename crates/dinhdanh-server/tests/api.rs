@@ -1739,3 +1739,78 @@ async fn the_openapi_document_is_served() {
         serde_json::to_value(dinhdanh_server::openapi_document()).unwrap()
     );
 }
+
+#[tokio::test]
+async fn the_authority_registers_relying_parties_and_refuses_bad_ones() {
+    let app = TestApp::init().await;
+    let platform = app
+        .create_organisation(&json!({
+            "tax_code": "0100000777", "name": "Mạng Xã Hội Mẫu", "kind": "platform"
+        }))
+        .await;
+    let body = json!({
+        "organisation_id": platform["id"],
+        "client_id": "rp-mau",
+        "client_name": "Ứng dụng mẫu",
+        "redirect_uris": ["https://rp.example.vn/cb"],
+        "scope": "openid verified age",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "id_token_signed_response_alg": "ES256"
+    });
+    // Registering relying parties is for administrators only.
+    expect_problem(
+        app.post(&app.writer, "/v1/clients", &body).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let created = expect_json(
+        app.post(&app.admin, "/v1/clients", &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["client_id"], "rp-mau");
+    assert_eq!(created["sector_identifier"], "rp.example.vn");
+    assert_eq!(created["id_token_signed_response_alg"], "ES256");
+    let secret = created["client_secret"].as_str().unwrap();
+    let stored = app
+        .store()
+        .oidc()
+        .find_client("rp-mau")
+        .await
+        .unwrap()
+        .unwrap();
+    let dinhdanh_store::ClientAuth::SecretBasic { secret_hash } = stored.registration.auth else {
+        panic!("stored with another auth method");
+    };
+    assert!(secret_hash.matches(&dinhdanh_crypto::TokenHash::of(secret)));
+    expect_problem(
+        app.post(&app.admin, "/v1/clients", &body).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    for (change, value) in [
+        ("redirect_uris", json!(["http://rp.example.vn/cb"])),
+        ("scope", json!("verified")),
+        ("id_token_signed_response_alg", json!("none")),
+        ("token_endpoint_auth_method", json!("private_key_jwt")),
+        ("client_id", json!("")),
+        ("organisation_id", json!(uuid::Uuid::now_v7())),
+    ] {
+        let mut bad = body.clone();
+        bad[change] = value;
+        bad["client_id"] = if change == "client_id" {
+            json!("")
+        } else {
+            json!("rp-khac")
+        };
+        let response = app.post(&app.admin, "/v1/clients", &bad).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{change}"
+        );
+    }
+    assert_eq!(app.store().oidc().list_clients().await.unwrap().len(), 1);
+}

@@ -14,10 +14,11 @@ use clap::{Args, Parser, Subcommand};
 use dinhdanh::config::{Config, LogFormat, sqlite_url};
 use dinhdanh::log_audit::{Trusted, verify_log};
 use dinhdanh::seed;
-use dinhdanh_core::today_in_vietnam;
+use dinhdanh_core::{TaxCode, today_in_vietnam};
 use dinhdanh_crypto::jose::Jwk;
 use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_ledger::NoteVerifier;
+use dinhdanh_oidc::ClientRegistration;
 use dinhdanh_server::{AppState, LogConfig, TlsIdentity};
 use dinhdanh_store::{
     NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyRecord,
@@ -59,6 +60,58 @@ enum Command {
     /// Check and publish the disclosure log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Register the relying parties of the OpenID Connect provider.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Register a client for an organisation of the registry; prints it as JSON, with its
+    /// secret (shown once) for a client_secret_basic client.
+    #[command(group(clap::ArgGroup::new("auth").required(true).args(["jwks", "client_secret_basic"])))]
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Tax code of the organisation that runs the client.
+        #[arg(long)]
+        organisation: String,
+        /// Client id (1 to 64 of A-Z a-z 0-9 - _ .); made up if not given.
+        #[arg(long, default_value = "")]
+        client_id: String,
+        /// Name shown to citizens on the consent page.
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (https, or http on loopback); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Scopes the client may ask for, space-separated.
+        #[arg(long, default_value = "openid verified age")]
+        scope: String,
+        /// Sector host for pairwise subjects (needed when redirect URIs span several hosts).
+        #[arg(long)]
+        sector: Option<String>,
+        /// Require pushed authorization requests (RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Lowest e-ID level accepted: 1 or 2.
+        #[arg(long, default_value_t = 1)]
+        min_level: u8,
+        /// ID token algorithm: ML-DSA-65 (default), EdDSA or ES256.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// A JWK Set file with the client's public keys: private_key_jwt authentication.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// Authenticate with a client secret (client_secret_basic), for legacy clients.
+        #[arg(long)]
+        client_secret_basic: bool,
+    },
+    /// List registered clients.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +392,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Tokens(command) => tokens(command).await,
         Command::Log(command) => log_command(command).await,
+        Command::Clients(command) => clients(command).await,
         Command::Keys(command) => keys(command).await,
         Command::DataKey(DataKeyCommand::Rotate { store }) => {
             let store = open_store(&store.config()?).await?;
@@ -651,6 +705,98 @@ async fn tokens(command: TokensCommand) -> Result<()> {
             let store = open_store(&store.config()?).await?;
             store.revoke_operator_token(id).await?;
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn clients(command: ClientsCommand) -> Result<()> {
+    match command {
+        ClientsCommand::Create {
+            store,
+            organisation,
+            client_id,
+            name,
+            redirect_uris,
+            scope,
+            sector,
+            require_par,
+            min_level,
+            id_token_alg,
+            jwks,
+            client_secret_basic,
+        } => {
+            let tax_code: TaxCode = organisation
+                .parse()
+                .map_err(|err| anyhow::anyhow!("--organisation: {err}"))?;
+            let jwks = match &jwks {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let auth_method = if client_secret_basic {
+                "client_secret_basic"
+            } else {
+                "private_key_jwt"
+            };
+            let store = open_store(&store.config()?).await?;
+            let organisation = store
+                .find_organisation_by_tax_code(&tax_code)
+                .await?
+                .with_context(|| format!("no organisation has tax code {tax_code}"))?;
+            let registration = ClientRegistration {
+                client_id,
+                name,
+                redirect_uris,
+                sector,
+                scopes: scope,
+                require_par,
+                min_level,
+                id_token_alg,
+                auth_method: auth_method.to_owned(),
+                jwks,
+            };
+            let registered =
+                dinhdanh_server::register_client(store.as_ref(), organisation.id, &registration)
+                    .await?;
+            let client = &registered.client.registration;
+            let mut shown = serde_json::json!({
+                "client_id": client.id,
+                "organisation": tax_code.as_str(),
+                "client_name": client.name,
+                "redirect_uris": client.redirect_uris,
+                "sector_identifier": client.sector,
+                "scope": client.scopes,
+                "require_pushed_authorization_requests": client.require_par,
+                "min_level": client.min_level.as_u8(),
+                "id_token_signed_response_alg": client.id_token_alg.jose_name(),
+                "token_endpoint_auth_method": client.auth.method(),
+            });
+            if let Some(secret) = &registered.secret {
+                shown["client_secret"] = secret.reveal().into();
+                eprintln!("the client secret is shown once; only its hash is stored");
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        ClientsCommand::List { store } => {
+            let store = open_store(&store.config()?).await?;
+            println!(
+                "{:<40}  {:<20}  {:<10}  {:<19}  name",
+                "client id", "auth", "id token", "sector"
+            );
+            for client in store.oidc().list_clients().await? {
+                let client = client.registration;
+                println!(
+                    "{:<40}  {:<20}  {:<10}  {:<19}  {}",
+                    client.id,
+                    client.auth.method(),
+                    client.id_token_alg.jose_name(),
+                    client.sector,
+                    client.name
+                );
+            }
         }
     }
     Ok(())

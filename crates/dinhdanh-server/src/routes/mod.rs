@@ -4,6 +4,7 @@ use axum::Router;
 
 use crate::AppState;
 
+pub(crate) mod clients;
 pub(crate) mod home;
 pub(crate) mod keys;
 pub(crate) mod log;
@@ -20,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(log::router())
         .merge(persons::router())
         .merge(organisations::router())
+        .merge(clients::router())
 }
 
 /// Formats a timestamp for a response (RFC 3339, UTC).
