@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod client_auth;
 mod disclosure;
 mod extract;
 mod metrics;
 mod openapi;
+mod pages;
 mod problem;
+mod provider;
 mod publisher;
 mod routes;
 mod tls;
@@ -25,6 +28,7 @@ use tower_http::trace::TraceLayer;
 pub use metrics::Metrics;
 pub use openapi::openapi_document;
 pub use problem::{PROBLEM_BASE, Problem};
+pub use provider::{OidcConfig, PROVIDER_ALGORITHMS, ensure_signing_keys};
 pub use publisher::{LogConfig, publish_log, spawn_log_publisher};
 pub use routes::clients::{ClientRegistrationError, RegisteredClient, register_client};
 pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
@@ -59,6 +63,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The OpenID Connect provider's settings and in-memory state.
+    pub(crate) oidc: Arc<provider::Provider>,
 }
 
 impl AppState {
@@ -69,7 +75,14 @@ impl AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            oidc: Arc::new(provider::Provider::new(OidcConfig::default())),
         }
+    }
+
+    /// The same state with these OpenID Connect provider settings.
+    pub fn with_oidc(mut self, config: OidcConfig) -> Self {
+        self.oidc = Arc::new(provider::Provider::new(config));
+        self
     }
 }
 

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{clients, keys, log, organisations, persons, system};
+use crate::routes::{
+    authorize, clients, discovery, keys, log, organisations, persons, system, token,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +37,12 @@ use crate::routes::{clients, keys, log, organisations, persons, system};
         organisations::find_by_tax_code,
         organisations::update_organisation,
         clients::create_client,
+        discovery::configuration,
+        authorize::push,
+        authorize::authorize,
+        token::token,
+        token::userinfo,
+        token::revoke,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&OperatorAuth, &CommonProblems),
@@ -45,6 +53,7 @@ use crate::routes::{clients, keys, log, organisations, persons, system};
         (name = "persons", description = "The registry of people"),
         (name = "organisations", description = "The registry of organisations"),
         (name = "clients", description = "Relying parties of the OpenID Connect provider"),
+        (name = "oidc", description = "The OpenID Connect provider: discovery, PAR, authorization, token, userinfo, revocation. Its errors follow RFC 6749 §5.2 and RFC 6750 §3, which its clients' libraries parse, not RFC 9457"),
     )
 )]
 struct ApiDoc;
@@ -153,6 +162,14 @@ impl Modify for CommonProblems {
 }
 
 fn add_common_problems(operation: &mut Operation) {
+    // The provider's endpoints answer in OAuth's own error format.
+    if operation
+        .tags
+        .as_ref()
+        .is_some_and(|tags| tags.iter().any(|tag| tag == "oidc"))
+    {
+        return;
+    }
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = operation.request_body.is_some();
     for (status, name, _) in COMMON {

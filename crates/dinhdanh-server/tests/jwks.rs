@@ -46,7 +46,7 @@ fn kids(list: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn rotation_keeps_retiring_keys_verifiable_until_they_retire() {
-    let app = TestApp::init().await;
+    let app = TestApp::builder().without_provider_keys().start().await;
     let store = app.store();
     let alg = SignatureAlgorithm::MlDsa65;
     let (set, published_kids) = published(&app).await;

@@ -89,7 +89,7 @@ fn batch(
         .map(|i| NewDisclosure {
             subject: people[(n * BATCH + i) % people.len()],
             recipient,
-            fields: &["citizen_number", "name", "birth_date"],
+            fields: vec!["citizen_number", "name", "birth_date"],
             purpose: purpose.clone(),
             legal_basis: "registry-administration",
         })

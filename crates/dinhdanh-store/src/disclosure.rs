@@ -124,7 +124,7 @@ pub struct NewDisclosure {
     /// Who receives it.
     pub recipient: Recipient,
     /// The names of the fields or claims released, never their values.
-    pub fields: &'static [&'static str],
+    pub fields: Vec<&'static str>,
     /// Why.
     pub purpose: Purpose,
     /// The rule that allows it, as a stable slug (`registry-administration`, `data-subject-access`).

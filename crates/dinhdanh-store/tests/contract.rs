@@ -874,7 +874,7 @@ fn disclosure(subject: PersonId, fields: &'static [&'static str]) -> NewDisclosu
     NewDisclosure {
         subject,
         recipient: Recipient::Operator(OperatorTokenId::generate()),
-        fields,
+        fields: fields.to_vec(),
         purpose: Purpose::new("contract test").unwrap(),
         legal_basis: "registry-administration",
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use dinhdanh_server::{HttpConfig, LogConfig};
+use dinhdanh_server::{HttpConfig, LogConfig, OidcConfig};
 use serde::{Deserialize, Serialize};
 
 /// Everything `serve` reads.
@@ -35,6 +35,9 @@ pub struct Config {
     pub plain_http: bool,
     /// When the disclosure log publishes checkpoints.
     pub disclosure_log: LogConfig,
+    /// The OpenID Connect provider. Its `issuer` defaults to `https://<listen>` (or `http://`
+    /// with `plain_http`); set it to the public URL behind a proxy.
+    pub oidc: OidcConfig,
 }
 
 /// How log lines are written.
@@ -62,6 +65,7 @@ impl Default for Config {
             tls_key: None,
             plain_http: false,
             disclosure_log: LogConfig::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -79,6 +83,16 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| sqlite_url(&self.data_dir.join("dinhdanh.db")))
+    }
+
+    /// The provider settings in force: an empty `issuer` becomes the listen address's URL.
+    pub fn oidc(&self) -> OidcConfig {
+        let mut oidc = self.oidc.clone();
+        if oidc.issuer.is_empty() {
+            let scheme = if self.plain_http { "http" } else { "https" };
+            oidc.issuer = format!("{scheme}://{}", self.listen);
+        }
+        oidc
     }
 
     /// The master key file in force.

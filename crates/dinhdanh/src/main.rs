@@ -19,7 +19,7 @@ use dinhdanh_crypto::jose::Jwk;
 use dinhdanh_crypto::{ApiToken, MASTER_KEY_ENV, MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_ledger::NoteVerifier;
 use dinhdanh_oidc::ClientRegistration;
-use dinhdanh_server::{AppState, LogConfig, TlsIdentity};
+use dinhdanh_server::{AppState, LogConfig, OidcConfig, TlsIdentity};
 use dinhdanh_store::{
     NewOperatorToken, OperatorRole, OperatorTokenId, RegistryStore, SigningKeyRecord,
     SigningKeyState, StoreError, StoreOptions,
@@ -297,6 +297,9 @@ struct ServeArgs {
     /// Serve plain HTTP: only behind a proxy that terminates TLS.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     plain_http: bool,
+    /// The OpenID Connect issuer: the public base URL (default `https://<listen>`).
+    #[arg(long, env = "DINHDANH_ISSUER")]
+    issuer: Option<String>,
     /// Longest time between a disclosure and the checkpoint that covers it, in milliseconds.
     #[arg(long, env = "DINHDANH_CHECKPOINT_INTERVAL_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     checkpoint_interval_ms: Option<u64>,
@@ -530,6 +533,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if args.plain_http {
         config.plain_http = true;
     }
+    if let Some(issuer) = args.issuer {
+        config.oidc.issuer = issuer;
+    }
     if let Some(interval) = args.checkpoint_interval_ms {
         config.disclosure_log.checkpoint_interval_ms = interval;
     }
@@ -553,9 +559,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, backend = store.backend().as_str(), tls = tls.is_some(), "serving");
+    for alg in dinhdanh_server::ensure_signing_keys(store.as_ref()).await? {
+        tracing::info!(
+            alg = alg.jose_name(),
+            "made the first signing key for ID tokens"
+        );
+    }
+    let oidc = config.oidc();
+    tracing::info!(%address, backend = store.backend().as_str(), tls = tls.is_some(), issuer = %oidc.issuer, "serving");
     dinhdanh_server::spawn_log_publisher(store.disclosure_log(), config.disclosure_log.clone());
-    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
+    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()).with_oidc(oidc));
     run_server(listener, app, tls).await
 }
 
@@ -1029,17 +1042,9 @@ async fn demo(args: DemoArgs) -> Result<()> {
             report.elapsed.as_secs_f64()
         );
     }
-    // Signing keys for the demo: an active ML-DSA-65 key and the next one, published in the
-    // JWKS from the first start.
-    let alg = SignatureAlgorithm::MlDsa65;
-    if store.find_active_signing_key(alg).await?.is_none() {
-        store
-            .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Active)
-            .await?;
-        store
-            .insert_signing_key(&SigningKey::generate(alg)?, SigningKeyState::Next)
-            .await?;
-    }
+    // Signing keys for ID tokens (ML-DSA-65, Ed25519, P-256): an active key and the next one
+    // of each, published in the JWKS from the first start.
+    dinhdanh_server::ensure_signing_keys(store.as_ref()).await?;
     // One demo token at a time: the ones printed by earlier starts stop working.
     for old in store.list_operator_tokens().await? {
         if old.label == DEMO_TOKEN_LABEL && old.revoked_at.is_none() {
@@ -1101,7 +1106,11 @@ async fn demo(args: DemoArgs) -> Result<()> {
         None => None,
     };
     dinhdanh_server::spawn_log_publisher(store.disclosure_log(), config.disclosure_log.clone());
-    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()));
+    let oidc = OidcConfig {
+        issuer: base.clone(),
+        ..OidcConfig::default()
+    };
+    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()).with_oidc(oidc));
     run_server(listener, app, tls).await
 }
 

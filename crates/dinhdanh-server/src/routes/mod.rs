@@ -4,13 +4,17 @@ use axum::Router;
 
 use crate::AppState;
 
+pub(crate) mod authorize;
 pub(crate) mod clients;
+pub(crate) mod discovery;
 pub(crate) mod home;
+pub(crate) mod interaction;
 pub(crate) mod keys;
 pub(crate) mod log;
 pub(crate) mod organisations;
 pub(crate) mod persons;
 pub(crate) mod system;
+pub(crate) mod token;
 
 /// Every route of the application.
 pub(crate) fn router() -> Router<AppState> {
@@ -22,6 +26,10 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(persons::router())
         .merge(organisations::router())
         .merge(clients::router())
+        .merge(discovery::router())
+        .merge(authorize::router())
+        .merge(interaction::router())
+        .merge(token::router())
 }
 
 /// Formats a timestamp for a response (RFC 3339, UTC).

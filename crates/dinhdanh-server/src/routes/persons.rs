@@ -64,7 +64,7 @@ async fn disclose_to_operator<R: RoleNeeded, T>(
     let disclosure = NewDisclosure {
         subject,
         recipient: Recipient::Operator(operator.token.id),
-        fields,
+        fields: fields.to_vec(),
         purpose: purpose.or_default(DEFAULT_PURPOSE)?,
         legal_basis: REGISTRY_ADMINISTRATION,
     };

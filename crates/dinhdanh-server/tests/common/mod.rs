@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use dinhdanh_core::today_in_vietnam;
 use dinhdanh_crypto::{ApiToken, MasterKey};
-use dinhdanh_server::{AppState, HttpConfig, PROBLEM_BASE};
+use dinhdanh_server::{AppState, HttpConfig, OidcConfig, PROBLEM_BASE};
 use dinhdanh_store::{NewOperatorToken, OperatorRole, OperatorToken, RegistryStore, StoreOptions};
 use dinhdanh_synth::{PopulationSpec, SyntheticPerson};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -25,12 +25,26 @@ pub(crate) const POPULATION_SEED: u64 = 20_240_901;
 /// Builds a [`TestApp`]; `TestApp::init()` is the usual entry.
 pub(crate) struct TestAppBuilder {
     config: HttpConfig,
+    oidc: OidcConfig,
+    provider_keys: bool,
 }
 
 impl TestAppBuilder {
     /// Uses these server limits instead of the defaults.
     pub(crate) fn with_config(mut self, config: HttpConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Uses these OpenID Connect provider settings (the issuer is always the test server).
+    pub(crate) fn with_oidc(mut self, oidc: OidcConfig) -> Self {
+        self.oidc = oidc;
+        self
+    }
+
+    /// Starts with no signing keys at all (the provider's are made by default).
+    pub(crate) fn without_provider_keys(mut self) -> Self {
+        self.provider_keys = false;
         self
     }
 
@@ -51,7 +65,14 @@ impl TestAppBuilder {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = dinhdanh_server::app(AppState::new(store.clone(), self.config));
+        if self.provider_keys {
+            dinhdanh_server::ensure_signing_keys(&*store).await.unwrap();
+        }
+        let oidc = OidcConfig {
+            issuer: format!("http://{addr}"),
+            ..self.oidc
+        };
+        let app = dinhdanh_server::app(AppState::new(store.clone(), self.config).with_oidc(oidc));
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(dinhdanh_server::serve(listener, app, async move {
             // A dropped sender shuts down as well as a sent message.
@@ -126,6 +147,8 @@ impl TestApp {
     pub(crate) fn builder() -> TestAppBuilder {
         TestAppBuilder {
             config: HttpConfig::default(),
+            oidc: OidcConfig::default(),
+            provider_keys: true,
         }
     }
 

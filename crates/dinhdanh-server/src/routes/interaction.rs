@@ -1,0 +1,957 @@
+//! The person's side of an authorization: `/login` (citizen number and password),
+//! `/login/totp` (the second factor), `/enrol` (e-ID level 1 by matching the population
+//! registry) and `/consent`, then the code goes back to the client.
+//!
+//! Sessions are opaque references in `__Host-` cookies (`Secure`, `HttpOnly`,
+//! `SameSite=Lax`), stored only as hashes. Every form carries a CSRF token bound to the
+//! browser's CSRF cookie and to the transaction. Logins are throttled per address (in memory)
+//! and per account (in the store, with a lock that doubles with each further failure).
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use cookie::{Cookie, SameSite};
+use dinhdanh_core::{AgeBracket, BirthDate, CitizenNumber, EidLevel, PersonName, PersonStatus};
+use dinhdanh_crypto::{TokenHash, TotpSecret, hash_password, verify_nothing, verify_password};
+use dinhdanh_oidc::{Consent, Scope, Scopes, ValidatedAuthorization};
+use dinhdanh_store::{
+    Client, LoginSession, NewAccount, NewDisclosure, NewGrant, NewToken, Person, PersonId, Purpose,
+    Recipient, RequestKind, StoreError, TokenKind,
+};
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::pages::{self, ErrorMessage, Form, FormError, Lang, Requester};
+use crate::provider::{ClientAddress, FormPairs, csrf_matches, csrf_token, random_reference};
+use crate::routes::authorize::{
+    Interaction, Refusal, client_policy, error_page, error_redirect, html, redirect_to_client,
+    refuse, seconds, see_other,
+};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/login/totp", get(totp_page).post(totp))
+        .route("/enrol", get(enrol_page).post(enrol))
+        .route("/consent", get(consent_page).post(consent))
+}
+
+const CSRF_COOKIE: &str = "__Host-dd-csrf";
+const SESSION_COOKIE: &str = "__Host-dd-session";
+const SECOND_FACTOR_COOKIE: &str = "__Host-dd-mfa";
+/// How long a person has between the password and the second factor, in seconds.
+const SECOND_FACTOR_TTL: u64 = 300;
+/// Passwords: at least 12 characters (NIST SP 800-63B §3.1.1.2 asks for 8 or more), at most
+/// 128 so that hashing stays bounded.
+const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
+/// Children under 14 have no account of their own; a guardian acts for them (Decree
+/// 69/2024/ND-CP Art. 11, in the project's reading).
+const MIN_ENROLMENT_AGE: u16 = 14;
+/// The legal basis recorded for what a person agreed to release.
+const CONSENT_BASIS: &str = "data-subject-consent";
+
+/// A second-factor reference and a session reference live in one table; the second-factor
+/// one is hashed under its own prefix so that neither can stand in for the other.
+fn second_factor_hash(reference: &str) -> TokenHash {
+    TokenHash::of(&format!("second-factor\0{reference}"))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    tx: Option<String>,
+    lang: Option<String>,
+}
+
+fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+}
+
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| Cookie::split_parse(value).filter_map(Result::ok))
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A `__Host-` cookie: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`
+/// (RFC 6265bis §4.1.3.2). `max_age` 0 deletes it.
+fn set_cookie(response: &mut Response, name: &'static str, value: &str, max_age: u64) {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age).unwrap_or(i64::MAX),
+        ))
+        .build();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn internal(err: &dyn std::fmt::Display) -> ErrorMessage {
+    tracing::error!(error = %err, "internal error on a login page");
+    ErrorMessage::Internal
+}
+
+/// A form page being answered: its language, transaction, and the browser's CSRF cookie
+/// (made here when the browser has none yet).
+struct PageContext {
+    lang: Lang,
+    tx: String,
+    csrf_cookie: String,
+    new_cookie: bool,
+}
+
+impl PageContext {
+    fn new(headers: &HeaderMap, tx: String, lang: Option<&str>) -> Result<Self, ErrorMessage> {
+        let lang = Lang::negotiate(lang, accept_language(headers));
+        let (csrf_cookie, new_cookie) = match read_cookie(headers, CSRF_COOKIE) {
+            Some(cookie) => (cookie, false),
+            None => (random_reference().map_err(|err| internal(&err))?, true),
+        };
+        Ok(Self {
+            lang,
+            tx,
+            csrf_cookie,
+            new_cookie,
+        })
+    }
+
+    fn render(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        page: impl FnOnce(&Form<'_>) -> String,
+    ) -> Response {
+        let csrf = csrf_token(
+            state.store.oidc().subject_key(),
+            &self.csrf_cookie,
+            &self.tx,
+        );
+        let form = Form {
+            lang: self.lang,
+            tx: &self.tx,
+            csrf: &csrf,
+        };
+        let mut response = html(status, page(&form));
+        if self.new_cookie {
+            set_cookie(&mut response, CSRF_COOKIE, &self.csrf_cookie, 24 * 3600);
+        }
+        response
+    }
+}
+
+/// A posted form after its CSRF check.
+struct Posted {
+    form: FormPairs,
+    ctx: PageContext,
+}
+
+/// Parses a form post and checks its CSRF token; a form without a valid token changes
+/// nothing and gets a 403 page.
+fn posted(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Posted, Box<Response>> {
+    let lang = Lang::negotiate(None, accept_language(headers));
+    let form = FormPairs::parse(body).map_err(|_| {
+        Box::new(error_page(
+            lang,
+            StatusCode::BAD_REQUEST,
+            ErrorMessage::BadRequest,
+        ))
+    })?;
+    let lang = Lang::negotiate(form.get("lang"), accept_language(headers));
+    let tx = form.get("tx").unwrap_or_default().to_owned();
+    let cookie = read_cookie(headers, CSRF_COOKIE);
+    let valid = match (&cookie, form.get("csrf")) {
+        (Some(cookie), Some(presented)) => {
+            csrf_matches(state.store.oidc().subject_key(), cookie, &tx, presented)
+        }
+        _ => false,
+    };
+    if !valid || tx.is_empty() {
+        tracing::info!("form refused: CSRF token missing or wrong");
+        return Err(Box::new(error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            ErrorMessage::CsrfFailed,
+        )));
+    }
+    Ok(Posted {
+        ctx: PageContext {
+            lang,
+            tx,
+            csrf_cookie: cookie.unwrap_or_default(),
+            new_cookie: false,
+        },
+        form,
+    })
+}
+
+/// The interaction a transaction reference names, with its client.
+struct Pending {
+    interaction: Interaction,
+    client: Client,
+    organisation_name: String,
+}
+
+async fn pending(state: &AppState, tx: &str, take: bool) -> Result<Pending, ErrorMessage> {
+    let oidc = state.store.oidc();
+    let now = Timestamp::now();
+    let hash = TokenHash::of(tx);
+    let found = if take {
+        oidc.take_authorization_request(&hash, RequestKind::Interaction, now)
+            .await
+    } else {
+        oidc.find_authorization_request(&hash, RequestKind::Interaction, now)
+            .await
+    }
+    .map_err(|err| internal(&err))?
+    .ok_or(ErrorMessage::Expired)?;
+    let interaction: Interaction =
+        serde_json::from_str(&found.params).map_err(|err| internal(&err))?;
+    let client = oidc
+        .find_client(&found.client_id)
+        .await
+        .map_err(|err| internal(&err))?
+        .filter(|client| client.disabled_at.is_none())
+        .ok_or(ErrorMessage::UnknownClient)?;
+    let organisation_name = state
+        .store
+        .find_organisation(client.registration.organisation_id)
+        .await
+        .map_err(|err| internal(&err))?
+        .map(|organisation| organisation.name)
+        .unwrap_or_default();
+    Ok(Pending {
+        interaction,
+        client,
+        organisation_name,
+    })
+}
+
+impl Pending {
+    fn requester(&self) -> Requester<'_> {
+        Requester {
+            client_name: &self.client.registration.name,
+            organisation_name: &self.organisation_name,
+        }
+    }
+}
+
+fn page_error(lang: Lang, message: ErrorMessage) -> Response {
+    let status = match message {
+        ErrorMessage::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorMessage::CsrfFailed | ErrorMessage::LevelTooLow => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error_page(lang, status, message)
+}
+
+/// The context of a page asked for with `?tx=…&lang=…`, or the error page to answer instead.
+fn page_context(headers: &HeaderMap, query: PageQuery) -> Result<PageContext, Box<Response>> {
+    let lang = query.lang.as_deref();
+    let Some(tx) = query.tx else {
+        let lang = Lang::negotiate(lang, accept_language(headers));
+        return Err(Box::new(page_error(lang, ErrorMessage::Expired)));
+    };
+    PageContext::new(headers, tx, lang).map_err(|message| Box::new(page_error(Lang::Vi, message)))
+}
+
+/// A form page about a pending request: the login and enrolment pages.
+async fn pending_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: PageQuery,
+    page: fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String,
+) -> Response {
+    let ctx = match page_context(headers, query) {
+        Ok(ctx) => ctx,
+        Err(response) => return *response,
+    };
+    match pending(state, &ctx.tx, false).await {
+        Ok(pending) => ctx.render(state, StatusCode::OK, |form| {
+            page(form, &pending.requester(), None)
+        }),
+        Err(message) => page_error(ctx.lang, message),
+    }
+}
+
+/// `GET /login`.
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    pending_page(&state, &headers, query, pages::login).await
+}
+
+/// What a failed login attempt does to the account: counts it, and locks the account once
+/// the count passes the threshold.
+async fn count_failure(state: &AppState, person: PersonId) -> Result<FormError, StoreError> {
+    let oidc = state.store.oidc();
+    let failures = oidc.record_failed_login(person).await?;
+    match state.oidc.config.lockout(failures) {
+        Some(duration) => {
+            let until = Timestamp::now()
+                + jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::MAX);
+            oidc.lock_account(person, until).await?;
+            tracing::info!(failures, "account locked after failed logins");
+            Ok(FormError::Locked)
+        }
+        None => Ok(FormError::BadCredentials),
+    }
+}
+
+/// Argon2id takes tens of milliseconds and 64 MiB: off the async workers.
+async fn password_matches(stored: Option<String>, password: String) -> bool {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify_password(&stored, &password).unwrap_or(false),
+        None => {
+            verify_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn throttled(state: &AppState, address: Option<IpAddr>) -> bool {
+    !state.oidc.allow_attempt(address)
+}
+
+/// `POST /login`: citizen number and password.
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let pending = match pending(&state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    let again = |status: StatusCode, error: FormError| {
+        ctx.render(&state, status, |page| {
+            pages::login(page, &pending.requester(), Some(error))
+        })
+    };
+    if throttled(&state, address) {
+        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
+    }
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let Ok(number) = CitizenNumber::from_str(form.get("citizen_number").unwrap_or_default().trim())
+    else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::Invalid);
+    };
+    match check_password(&state, &number, password).await {
+        Ok(Ok(person)) => {
+            let Ok(reference) = random_reference() else {
+                return page_error(ctx.lang, ErrorMessage::Internal);
+            };
+            let now = Timestamp::now();
+            let pending_session = LoginSession {
+                person_id: person,
+                eid_level: EidLevel::Level1,
+                auth_time: now,
+                expires_at: now + seconds(SECOND_FACTOR_TTL),
+            };
+            if let Err(err) = state
+                .store
+                .oidc()
+                .insert_session(&second_factor_hash(&reference), &pending_session)
+                .await
+            {
+                return page_error(ctx.lang, internal(&err));
+            }
+            let mut response = see_other(&format!(
+                "/login/totp?tx={}&lang={}",
+                ctx.tx,
+                ctx.lang.code()
+            ));
+            set_cookie(
+                &mut response,
+                SECOND_FACTOR_COOKIE,
+                &reference,
+                SECOND_FACTOR_TTL,
+            );
+            response
+        }
+        Ok(Err(error)) => again(StatusCode::UNAUTHORIZED, error),
+        Err(err) => page_error(ctx.lang, internal(&err)),
+    }
+}
+
+/// The person whose password this is, or why not. Unknown numbers and accounts cost the same
+/// hashing time as known ones, so timing tells nothing.
+async fn check_password(
+    state: &AppState,
+    number: &CitizenNumber,
+    password: String,
+) -> Result<Result<PersonId, FormError>, StoreError> {
+    let Some(person) = state.store.find_person_by_citizen_number(number).await? else {
+        password_matches(None, password).await;
+        return Ok(Err(FormError::BadCredentials));
+    };
+    let oidc = state.store.oidc();
+    let Some(account) = oidc.find_account(person.id).await? else {
+        password_matches(None, password).await;
+        return Ok(Err(FormError::BadCredentials));
+    };
+    if account
+        .locked_until
+        .is_some_and(|until| until > Timestamp::now())
+    {
+        return Ok(Err(FormError::Locked));
+    }
+    if !password_matches(Some(account.password_hash.clone()), password).await {
+        return Ok(Err(count_failure(state, person.id).await?));
+    }
+    if person.status != PersonStatus::Active || account.totp_secret.is_none() {
+        return Ok(Err(FormError::BadCredentials));
+    }
+    Ok(Ok(person.id))
+}
+
+/// `GET /login/totp`.
+async fn totp_page(
+    headers: HeaderMap,
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    match page_context(&headers, query) {
+        Ok(ctx) => ctx.render(&state, StatusCode::OK, |form| pages::totp(form, None)),
+        Err(response) => *response,
+    }
+}
+
+/// `POST /login/totp`: the second factor; on success the session starts.
+async fn totp(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let again = |status: StatusCode, error: FormError| {
+        ctx.render(&state, status, |page| pages::totp(page, Some(error)))
+    };
+    if throttled(&state, address) {
+        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
+    }
+    let oidc = state.store.oidc();
+    let now = Timestamp::now();
+    let Some(reference) = read_cookie(&headers, SECOND_FACTOR_COOKIE) else {
+        return page_error(ctx.lang, ErrorMessage::Expired);
+    };
+    let pending_session = match oidc
+        .find_session(&second_factor_hash(&reference), now)
+        .await
+    {
+        Ok(Some(session)) => session,
+        Ok(None) => return page_error(ctx.lang, ErrorMessage::Expired),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let person = pending_session.person_id;
+    match check_second_factor(&state, person, form.get("code").unwrap_or_default()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return again(StatusCode::UNAUTHORIZED, error),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    // The second factor passed: the password step's reference ends, a session begins.
+    let Ok(session_reference) = random_reference() else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let config = &state.oidc.config;
+    let level = match state.store.find_person(person).await {
+        Ok(Some(found)) => found.eid_level.max(EidLevel::Level1),
+        Ok(None) => return page_error(ctx.lang, ErrorMessage::Expired),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let session = LoginSession {
+        person_id: person,
+        eid_level: level,
+        auth_time: now,
+        expires_at: now + seconds(config.session_ttl_seconds),
+    };
+    let started = async {
+        oidc.delete_session(&second_factor_hash(&reference)).await?;
+        oidc.insert_session(&TokenHash::of(&session_reference), &session)
+            .await
+    };
+    if let Err(err) = started.await {
+        return page_error(ctx.lang, internal(&err));
+    }
+    let mut response = see_other(&format!("/consent?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+    set_cookie(&mut response, SECOND_FACTOR_COOKIE, "", 0);
+    set_cookie(
+        &mut response,
+        SESSION_COOKIE,
+        &session_reference,
+        config.session_ttl_seconds,
+    );
+    response
+}
+
+/// Checks a TOTP code: right for the current step (or the one before or after), and of a
+/// step not used before (RFC 6238 §5.2). A wrong code counts as a failed login.
+async fn check_second_factor(
+    state: &AppState,
+    person: PersonId,
+    code: &str,
+) -> Result<Result<(), FormError>, StoreError> {
+    let oidc = state.store.oidc();
+    let Some(account) = oidc.find_account(person).await? else {
+        return Ok(Err(FormError::BadCode));
+    };
+    if account
+        .locked_until
+        .is_some_and(|until| until > Timestamp::now())
+    {
+        return Ok(Err(FormError::Locked));
+    }
+    let Some(secret) = account.totp_secret else {
+        return Ok(Err(FormError::BadCode));
+    };
+    let secret = TotpSecret::from_bytes(secret)?;
+    let now = u64::try_from(Timestamp::now().as_second()).unwrap_or_default();
+    let step = secret.verify(code.trim(), now)?;
+    let accepted = match step {
+        Some(step) => {
+            oidc.use_totp_step(person, i64::try_from(step).unwrap_or(i64::MAX))
+                .await?
+        }
+        None => false,
+    };
+    if !accepted {
+        return match count_failure(state, person).await? {
+            FormError::Locked => Ok(Err(FormError::Locked)),
+            _ => Ok(Err(FormError::BadCode)),
+        };
+    }
+    oidc.reset_failed_logins(person).await?;
+    Ok(Ok(()))
+}
+
+/// `GET /enrol`.
+async fn enrol_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    pending_page(&state, &headers, query, pages::enrol).await
+}
+
+/// `POST /enrol`: e-ID level 1. The person proves who they are with their citizen number, full
+/// name and birth date as the population registry holds them, and sets a password; the
+/// provider makes their TOTP secret and shows it once.
+async fn enrol(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let pending = match pending(&state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    let again = |status: StatusCode, error: FormError| {
+        ctx.render(&state, status, |page| {
+            pages::enrol(page, &pending.requester(), Some(error))
+        })
+    };
+    if throttled(&state, address) {
+        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
+    }
+    let field = |name| form.get(name).unwrap_or_default().trim();
+    let number = CitizenNumber::from_str(field("citizen_number"));
+    let name = PersonName::from_str(field("name"));
+    let birth = jiff::civil::Date::from_str(field("birth_date")).map(BirthDate::new);
+    let (Ok(number), Ok(name), Ok(birth)) = (number, name, birth) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::Invalid);
+    };
+    let password = form.get("password").unwrap_or_default().to_owned();
+    if !PASSWORD_CHARS.contains(&password.chars().count()) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::WeakPassword);
+    }
+    if form.get("password_again") != Some(password.as_str()) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::PasswordsDiffer);
+    }
+    let person = match state.store.find_person_by_citizen_number(&number).await {
+        Ok(found) => found,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let Some(person) = person.filter(|person| matches_registry(person, &name, &birth)) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
+    };
+    if AgeBracket::age_at(&person.personal.birth_date, Timestamp::now())
+        .is_none_or(|age| age < MIN_ENROLMENT_AGE)
+    {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::TooYoung);
+    }
+    let Ok(secret) = TotpSecret::generate() else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+    let Ok(Ok(password_hash)) = hashed else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let account = NewAccount {
+        person_id: person.id,
+        password_hash,
+        totp_secret: Some(zeroize::Zeroizing::new(secret.as_bytes().to_vec())),
+    };
+    match state.store.oidc().insert_account(&account).await {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => {
+            return again(StatusCode::CONFLICT, FormError::AlreadyEnrolled);
+        }
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    tracing::info!("citizen account enrolled at e-ID level 1");
+    // The authenticator's label names the service only: no personal data leaves in it.
+    let (Ok(base32), Ok(uri)) = (secret.base32(), secret.provisioning_uri("dinhdanh", "e-ID"))
+    else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    ctx.render(&state, StatusCode::CREATED, |page| {
+        pages::enrolled(page, &base32, &uri)
+    })
+}
+
+/// Name (folded: case, diacritics, spacing) and birth date agree with the registry, and the
+/// person is alive and not suspended.
+fn matches_registry(person: &Person, name: &PersonName, birth: &BirthDate) -> bool {
+    let fold = |name: &PersonName| {
+        name.folded()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    person.status == PersonStatus::Active
+        && fold(&person.personal.name) == fold(name)
+        && person.personal.birth_date == *birth
+}
+
+/// The current login session, if the browser has one.
+async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<LoginSession>, StoreError> {
+    let Some(reference) = read_cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    state
+        .store
+        .oidc()
+        .find_session(&TokenHash::of(&reference), Timestamp::now())
+        .await
+}
+
+/// What the consent step decided before asking anything.
+enum Step {
+    /// Log in (again) first.
+    Login,
+    /// Ask the person.
+    Ask(Box<ValidatedAuthorization>, LoginSession),
+    /// Consent is on record: issue the code now.
+    Issue(Box<ValidatedAuthorization>, LoginSession),
+    /// Stop here.
+    Refused(Refusal),
+}
+
+/// The scopes that need the person's agreement.
+fn asked_scopes(scopes: &Scopes) -> Vec<Scope> {
+    scopes
+        .iter()
+        .filter(|scope| scope.consent() != Consent::NotAsked)
+        .collect()
+}
+
+async fn decide(
+    state: &AppState,
+    pending: &Pending,
+    headers: &HeaderMap,
+) -> Result<Step, StoreError> {
+    let policy = match client_policy(&pending.client) {
+        Ok(policy) => policy,
+        Err(err) => {
+            tracing::error!(error = %err, "stored client unreadable");
+            return Ok(Step::Refused(Refusal::Page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorMessage::Internal,
+            )));
+        }
+    };
+    let request = match pending.interaction.validate(&policy) {
+        Ok(request) => request,
+        Err(err) => {
+            return Ok(Step::Refused(refuse(
+                state,
+                &policy,
+                &pending.interaction,
+                &err,
+            )));
+        }
+    };
+    let redirect_error = |code: &str, description: &str| {
+        Step::Refused(Refusal::Redirect(error_redirect(
+            &state.oidc.config.issuer,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            code,
+            description,
+        )))
+    };
+    let now = Timestamp::now();
+    let session = current_session(state, headers).await?.filter(|session| {
+        // OIDC Core §3.1.2.1: `prompt=login` wants a login after this request arrived;
+        // `max_age` bounds how old the login may be.
+        let fresh =
+            !request.prompt.login || session.auth_time.as_second() >= pending.interaction.arrived;
+        let young = request.max_age.is_none_or(|max| {
+            now.as_second() - session.auth_time.as_second()
+                <= i64::try_from(max).unwrap_or(i64::MAX)
+        });
+        fresh && young
+    });
+    let Some(session) = session else {
+        if request.prompt.none {
+            return Ok(redirect_error(
+                "login_required",
+                "the person is not logged in",
+            ));
+        }
+        return Ok(Step::Login);
+    };
+    if session.eid_level < request.min_level {
+        tracing::info!("login refused: e-ID level below the client's minimum");
+        return Ok(Step::Refused(Refusal::Page(
+            StatusCode::FORBIDDEN,
+            ErrorMessage::LevelTooLow,
+        )));
+    }
+    let asked = asked_scopes(&request.scopes);
+    let on_record = state
+        .store
+        .oidc()
+        .find_consent(session.person_id, &pending.client.registration.id)
+        .await?
+        .and_then(|scopes| Scopes::parse(&scopes).ok());
+    let covered = on_record.is_some_and(|given| asked.iter().all(|scope| given.contains(*scope)));
+    if (covered || asked.is_empty()) && !request.prompt.consent {
+        return Ok(Step::Issue(Box::new(request), session));
+    }
+    if request.prompt.none {
+        return Ok(redirect_error(
+            "consent_required",
+            "the person has not agreed to this request",
+        ));
+    }
+    Ok(Step::Ask(Box::new(request), session))
+}
+
+/// `GET /consent`: after login, lists exactly the claims the client will receive.
+async fn consent_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let ctx = match page_context(&headers, query) {
+        Ok(ctx) => ctx,
+        Err(response) => return *response,
+    };
+    let pending = match pending(&state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    match decide(&state, &pending, &headers).await {
+        Ok(Step::Login) => {
+            let mut response = see_other(&format!("/login?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+            if ctx.new_cookie {
+                set_cookie(&mut response, CSRF_COOKIE, &ctx.csrf_cookie, 24 * 3600);
+            }
+            response
+        }
+        Ok(Step::Ask(request, _)) => {
+            let claims = request.scopes.claims();
+            let explicit: Vec<&'static str> = request
+                .scopes
+                .iter()
+                .filter(|scope| scope.consent() == Consent::Explicit)
+                .map(Scope::as_str)
+                .collect();
+            ctx.render(&state, StatusCode::OK, |form| {
+                pages::consent(form, &pending.requester(), &claims, &explicit)
+            })
+        }
+        Ok(Step::Issue(request, session)) => {
+            // Consent on record: the interaction is used up here, once.
+            match pending_taken(&state, &ctx).await {
+                Ok(()) => {
+                    issue_code(&state, &pending.client, &request, &session, &request.scopes).await
+                }
+                Err(response) => *response,
+            }
+        }
+        Ok(Step::Refused(refusal)) => refusal_response(ctx.lang, refusal),
+        Err(err) => page_error(ctx.lang, internal(&err)),
+    }
+}
+
+async fn pending_taken(state: &AppState, ctx: &PageContext) -> Result<(), Box<Response>> {
+    match pending(state, &ctx.tx, true).await {
+        Ok(_) => Ok(()),
+        Err(message) => Err(Box::new(page_error(ctx.lang, message))),
+    }
+}
+
+fn refusal_response(lang: Lang, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(status, message) => error_page(lang, status, message),
+        Refusal::Redirect(response) => response,
+    }
+}
+
+/// `POST /consent`: allow or deny.
+async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let pending = match pending(&state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    let (request, session) = match decide(&state, &pending, &headers).await {
+        Ok(Step::Ask(request, session) | Step::Issue(request, session)) => (request, session),
+        Ok(Step::Login) => {
+            return see_other(&format!("/login?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+        }
+        Ok(Step::Refused(refusal)) => return refusal_response(ctx.lang, refusal),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    // Of two posts of one form, one goes on.
+    if let Err(response) = pending_taken(&state, &ctx).await {
+        return *response;
+    }
+    if form.get("decision") != Some("allow") {
+        return error_redirect(
+            &state.oidc.config.issuer,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            "access_denied",
+            "the person declined",
+        );
+    }
+    // A scope that needs explicit agreement goes only if its box was ticked.
+    let ticked = form.get("explicit").unwrap_or_default();
+    let granted = Scopes::from_scopes(
+        request
+            .scopes
+            .iter()
+            .filter(|scope| scope.consent() != Consent::Explicit || ticked == scope.as_str()),
+    );
+    let client = &pending.client.registration;
+    let granted_text = scope_text(&granted);
+    let disclosure = match consent_disclosure(session.person_id, client.organisation_id, &granted) {
+        Ok(disclosure) => disclosure,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    if let Err(err) = state
+        .store
+        .oidc()
+        .record_consent(session.person_id, &client.id, &granted_text, &disclosure)
+        .await
+    {
+        return page_error(ctx.lang, internal(&err));
+    }
+    issue_code(&state, &pending.client, &request, &session, &granted).await
+}
+
+fn scope_text(scopes: &Scopes) -> String {
+    scopes
+        .iter()
+        .map(Scope::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn consent_disclosure(
+    person: PersonId,
+    organisation: dinhdanh_store::OrganisationId,
+    granted: &Scopes,
+) -> Result<NewDisclosure, ErrorMessage> {
+    Ok(NewDisclosure {
+        subject: person,
+        recipient: Recipient::Organisation(organisation),
+        fields: granted.claims(),
+        purpose: Purpose::new("consent to sign in with the national e-ID")
+            .map_err(|err| internal(&format!("{err:?}")))?,
+        legal_basis: CONSENT_BASIS,
+    })
+}
+
+/// Records the grant with a fresh authorization code and sends the code to the client
+/// (RFC 6749 §4.1.2, RFC 9207 `iss`).
+async fn issue_code(
+    state: &AppState,
+    client: &Client,
+    request: &ValidatedAuthorization,
+    session: &LoginSession,
+    granted: &Scopes,
+) -> Response {
+    let Ok(code) = random_reference() else {
+        return page_error(Lang::Vi, ErrorMessage::Internal);
+    };
+    let now = Timestamp::now();
+    let grant = NewGrant {
+        client_id: client.registration.id.clone(),
+        person_id: session.person_id,
+        scopes: scope_text(granted),
+        redirect_uri: request.redirect_uri.as_str().to_owned(),
+        code_challenge: request.challenge.encoded(),
+        nonce: request.nonce.clone(),
+        eid_level: session.eid_level,
+        auth_time: session.auth_time,
+    };
+    let token = NewToken {
+        hash: TokenHash::of(&code),
+        kind: TokenKind::Code,
+        expires_at: now + seconds(state.oidc.config.code_ttl_seconds),
+    };
+    if let Err(err) = state.store.oidc().insert_grant(&grant, &token).await {
+        return page_error(Lang::Vi, internal(&err));
+    }
+    let issuer = state.oidc.config.issuer.as_str();
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(client_state) = request.state.as_deref() {
+        pairs.push(("state", client_state));
+    }
+    pairs.push(("iss", issuer));
+    redirect_to_client(&request.redirect_uri, &pairs)
+}

@@ -1,0 +1,440 @@
+//! `POST /token` (RFC 6749 §3.2, OIDC Core §3.1.3), `GET|POST /userinfo` (OIDC Core §5.3) and
+//! `POST /revoke` (RFC 7009).
+//!
+//! A code is redeemed once: the store's conditional update decides, and a second redemption
+//! revokes the grant with every token it issued. Each ID token and userinfo answer is written
+//! to the disclosure log in the same transaction as the tokens, before it is sent.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dinhdanh_core::PersonStatus;
+use dinhdanh_crypto::TokenHash;
+use dinhdanh_crypto::jose;
+use dinhdanh_oidc::{
+    Acr, CodeChallenge, CodeVerifier, PersonFacts, Scope, Scopes, SectorIdentifier, SubjectKey,
+    release_claims,
+};
+use dinhdanh_store::{
+    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, Redemption, TokenKind, disclose,
+};
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::client_auth;
+use crate::provider::{FormPairs, OAuthError, is_form, random_reference};
+use crate::routes::authorize::seconds;
+use crate::routes::discovery::{REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(TOKEN_PATH, post(token))
+        .route(USERINFO_PATH, get(userinfo).post(userinfo))
+        .route(REVOCATION_PATH, post(revoke))
+}
+
+/// The legal basis recorded for what a relying party receives: the person agreed (or, for
+/// scopes that need no agreement, asked to sign in).
+const SIGN_IN_BASIS: &str = "data-subject-consent";
+
+async fn client_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> Result<(Client, FormPairs), OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = FormPairs::parse(body).map_err(OAuthError::invalid_request)?;
+    let client =
+        client_auth::authenticate(state, headers, &form, &state.oidc.config.endpoint(path)).await?;
+    Ok((client, form))
+}
+
+/// The token endpoint.
+#[utoipa::path(post, path = "/token", tag = "oidc",
+    request_body(content_type = "application/x-www-form-urlencoded",
+        description = "`authorization_code` (with `code`, `redirect_uri`, `code_verifier`) or `refresh_token`, with client authentication"),
+    responses(
+        (status = 200, description = "access token, ID token and, with offline_access, a refresh token"),
+        (status = 400, description = "OAuth error (RFC 6749 §5.2)"),
+        (status = 401, description = "client authentication failed")))]
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let (client, form) = client_form(&state, &headers, &body, TOKEN_PATH).await?;
+    match form.get("grant_type") {
+        Some("authorization_code") => exchange_code(&state, &client, &form).await,
+        Some("refresh_token") => refresh(&state, &client, &form).await,
+        Some(_) => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be authorization_code or refresh_token",
+        )),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+    }
+}
+
+fn redemption_error(redemption: &Redemption, what: &str) -> OAuthError {
+    OAuthError::invalid_grant(match redemption {
+        Redemption::Replayed => {
+            format!("the {what} was used before; everything issued with it is now revoked")
+        }
+        Redemption::Expired => format!("the {what} has expired"),
+        Redemption::Revoked => format!("the {what} was revoked"),
+        Redemption::Unknown | Redemption::Redeemed(_) => format!("the {what} is not valid"),
+    })
+}
+
+/// Refuses a redeemed grant for a mismatch, revoking it: the code is spent, and whoever
+/// holds it with the wrong verifier or client should get nothing from it later either.
+async fn refuse_grant(
+    state: &AppState,
+    grant: &Grant,
+    description: &'static str,
+) -> Result<Response, OAuthError> {
+    state.store.oidc().revoke_grant(grant.id).await?;
+    Err(OAuthError::invalid_grant(description))
+}
+
+async fn exchange_code(
+    state: &AppState,
+    client: &Client,
+    form: &FormPairs,
+) -> Result<Response, OAuthError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let redirect_uri = form
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    // OAuth 2.1 §4.1.3: PKCE is required; a malformed verifier is refused before the code
+    // is spent.
+    let verifier = CodeVerifier::parse(
+        form.get("code_verifier")
+            .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?,
+    )
+    .map_err(|_| OAuthError::invalid_request("code_verifier is malformed (RFC 7636 §4.1)"))?;
+    let now = Timestamp::now();
+    let redemption = state
+        .store
+        .oidc()
+        .redeem(TokenKind::Code, &TokenHash::of(code), now)
+        .await?;
+    let Redemption::Redeemed(grant) = redemption else {
+        if redemption == Redemption::Replayed {
+            tracing::warn!("authorization code replayed: its grant is revoked");
+        }
+        return Err(redemption_error(&redemption, "authorization code"));
+    };
+    if grant.grant.client_id != client.registration.id {
+        return refuse_grant(state, &grant, "the code was issued to another client").await;
+    }
+    if grant.grant.redirect_uri != redirect_uri {
+        return refuse_grant(
+            state,
+            &grant,
+            "redirect_uri differs from the authorization request",
+        )
+        .await;
+    }
+    let challenge = CodeChallenge::from_encoded(&grant.grant.code_challenge)
+        .map_err(|_| OAuthError::internal(&"stored code challenge unreadable"))?;
+    if challenge.verify(&verifier).is_err() {
+        return refuse_grant(
+            state,
+            &grant,
+            "code_verifier does not match the code challenge",
+        )
+        .await;
+    }
+    issue(state, client, &grant, now).await
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    form: &FormPairs,
+) -> Result<Response, OAuthError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let now = Timestamp::now();
+    let oidc = state.store.oidc();
+    let hash = TokenHash::of(presented);
+    // A refresh token of another client is refused before it is spent.
+    if let Some(found) = oidc.find_token(&hash).await?
+        && found.grant.grant.client_id != client.registration.id
+    {
+        return Err(OAuthError::invalid_grant("the refresh token is not valid"));
+    }
+    // OAuth 2.1 §6.1: refresh tokens rotate; presenting a used one revokes the grant.
+    let redemption = oidc.redeem(TokenKind::Refresh, &hash, now).await?;
+    let Redemption::Redeemed(grant) = redemption else {
+        if redemption == Redemption::Replayed {
+            tracing::warn!("refresh token replayed: its grant is revoked");
+        }
+        return Err(redemption_error(&redemption, "refresh token"));
+    };
+    if let Some(scope) = form.get("scope") {
+        let asked = Scopes::parse(scope).map_err(|_| {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "scope is malformed",
+            )
+        })?;
+        let granted = Scopes::parse(&grant.grant.scopes)
+            .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
+        if !asked.is_subset(&granted) {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "a refresh may not widen the grant",
+            ));
+        }
+    }
+    issue(state, client, &grant, now).await
+}
+
+/// The person's facts and the claims the grant releases, with the pairwise `sub`.
+async fn released(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    now: Timestamp,
+) -> Result<Option<(Scopes, Map<String, Value>)>, OAuthError> {
+    let Some(person) = state.store.find_person(grant.grant.person_id).await? else {
+        return Ok(None);
+    };
+    if person.status != PersonStatus::Active {
+        return Ok(None);
+    }
+    let scopes = Scopes::parse(&grant.grant.scopes)
+        .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
+    let facts = PersonFacts {
+        active: true,
+        eid_level: grant.grant.eid_level,
+        birth_date: person.personal.birth_date,
+        name: person.personal.name.as_str().to_owned(),
+        // No verified mobile numbers in the registry yet: the `phone` scope releases nothing.
+        phone: None,
+    };
+    let mut claims = release_claims(&scopes, &facts, now);
+    let sector = SectorIdentifier::new(&client.registration.sector)
+        .map_err(|_| OAuthError::internal(&"stored sector unreadable"))?;
+    let subject = SubjectKey::new(state.store.oidc().subject_key())
+        .subject(&sector, grant.grant.person_id.as_uuid().as_bytes());
+    claims.insert("sub".into(), subject.as_str().into());
+    Ok(Some((scopes, claims)))
+}
+
+/// The claim names a disclosure record lists: the released claims, by their static names.
+fn disclosed_fields(
+    scopes: &Scopes,
+    claims: &Map<String, Value>,
+    extra: &'static str,
+) -> Vec<&'static str> {
+    let mut fields = vec![extra];
+    fields.extend(
+        scopes
+            .claims()
+            .into_iter()
+            .filter(|name| claims.contains_key(*name)),
+    );
+    fields
+}
+
+async fn issue(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    now: Timestamp,
+) -> Result<Response, OAuthError> {
+    let oidc = state.store.oidc();
+    let config = &state.oidc.config;
+    let Some((scopes, claims)) = released(state, client, grant, now).await? else {
+        oidc.revoke_grant(grant.id).await?;
+        return Err(OAuthError::invalid_grant(
+            "the person's record no longer allows signing in",
+        ));
+    };
+    let registration = &client.registration;
+    let mut id_token = claims.clone();
+    id_token.insert("iss".into(), config.issuer.clone().into());
+    id_token.insert("aud".into(), registration.id.clone().into());
+    id_token.insert("iat".into(), now.as_second().into());
+    id_token.insert(
+        "exp".into(),
+        (now + seconds(config.access_ttl_seconds))
+            .as_second()
+            .into(),
+    );
+    id_token.insert("auth_time".into(), grant.grant.auth_time.as_second().into());
+    if let Some(acr) = Acr::of_level(grant.grant.eid_level) {
+        id_token.insert("acr".into(), acr.as_str().into());
+    }
+    if let Some(nonce) = &grant.grant.nonce {
+        id_token.insert("nonce".into(), nonce.clone().into());
+    }
+    let payload = serde_json::to_vec(&id_token).map_err(|err| OAuthError::internal(&err))?;
+    let key = state
+        .oidc
+        .signing_key(state.store.as_ref(), registration.id_token_alg)
+        .await?;
+    let id_token = jose::sign_compact(&key, Some("JWT"), &payload)
+        .map_err(|err| OAuthError::internal(&err))?;
+
+    let access = random_reference().map_err(|err| OAuthError::internal(&err))?;
+    let mut tokens = vec![NewToken {
+        hash: TokenHash::of(&access),
+        kind: TokenKind::Access,
+        expires_at: now + seconds(config.access_ttl_seconds),
+    }];
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": config.access_ttl_seconds,
+        "id_token": id_token,
+        "scope": scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(" "),
+    });
+    if scopes.contains(Scope::OfflineAccess) {
+        let refresh = random_reference().map_err(|err| OAuthError::internal(&err))?;
+        tokens.push(NewToken {
+            hash: TokenHash::of(&refresh),
+            kind: TokenKind::Refresh,
+            expires_at: now + seconds(config.refresh_ttl_seconds),
+        });
+        body["refresh_token"] = refresh.into();
+    }
+    let disclosure = NewDisclosure {
+        subject: grant.grant.person_id,
+        recipient: Recipient::Organisation(registration.organisation_id),
+        fields: disclosed_fields(&scopes, &claims, "id_token"),
+        purpose: sign_in_purpose()?,
+        legal_basis: SIGN_IN_BASIS,
+    };
+    let body = serde_json::to_string(&body).map_err(|err| OAuthError::internal(&err))?;
+    let disclosed = match oidc
+        .issue_tokens(grant.id, &tokens, &disclosure, body)
+        .await
+    {
+        Ok(disclosed) => disclosed,
+        Err(dinhdanh_store::StoreError::NotFound(_)) => {
+            return Err(OAuthError::invalid_grant("the grant was revoked"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(json_no_store(disclosed.value().clone()))
+}
+
+fn sign_in_purpose() -> Result<Purpose, OAuthError> {
+    Purpose::new("sign in with the national e-ID").map_err(|_| OAuthError::internal(&"purpose"))
+}
+
+/// RFC 6749 §5.1: token responses are never cached.
+fn json_no_store(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The userinfo endpoint: the grant's claims for a live access token.
+#[utoipa::path(get, path = "/userinfo", tag = "oidc",
+    responses(
+        (status = 200, description = "the claims the grant releases, with the pairwise `sub`"),
+        (status = 401, description = "missing, unknown, expired or revoked access token (RFC 6750 §3.1)")))]
+pub(crate) async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
+    let now = Timestamp::now();
+    let found = state
+        .store
+        .oidc()
+        .find_token(&TokenHash::of(presented))
+        .await?
+        .filter(|found| {
+            found.kind == TokenKind::Access
+                && found.expires_at > now
+                && found.grant.revoked_at.is_none()
+        })
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the access token is unknown, expired or revoked")
+        })?;
+    let client = state
+        .store
+        .oidc()
+        .find_client(&found.grant.grant.client_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the access token's client is gone"))?;
+    let Some((scopes, claims)) = released(&state, &client, &found.grant, now).await? else {
+        return Err(OAuthError::invalid_token(
+            "the person's record no longer allows it",
+        ));
+    };
+    let disclosure = NewDisclosure {
+        subject: found.grant.grant.person_id,
+        recipient: Recipient::Organisation(client.registration.organisation_id),
+        fields: disclosed_fields(&scopes, &claims, "userinfo"),
+        purpose: sign_in_purpose()?,
+        legal_basis: SIGN_IN_BASIS,
+    };
+    let body = serde_json::to_string(&claims).map_err(|err| OAuthError::internal(&err))?;
+    let disclosed = disclose(state.log.as_ref(), disclosure, body).await?;
+    Ok(json_no_store(disclosed.value().clone()))
+}
+
+/// RFC 7009: revokes the grant of a token the client holds. Unknown tokens, and tokens of
+/// other clients, get the same 200 (RFC 7009 §2.2), and nothing changes for them.
+#[utoipa::path(post, path = "/revoke", tag = "oidc",
+    request_body(content_type = "application/x-www-form-urlencoded",
+        description = "`token` and optional `token_type_hint`, with client authentication"),
+    responses(
+        (status = 200, description = "revoked, or nothing to revoke"),
+        (status = 401, description = "client authentication failed")))]
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let (client, form) = client_form(&state, &headers, &body, REVOCATION_PATH).await?;
+    let presented = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let oidc = state.store.oidc();
+    if let Some(found) = oidc.find_token(&TokenHash::of(presented)).await?
+        && found.grant.grant.client_id == client.registration.id
+    {
+        oidc.revoke_grant(found.grant.id).await?;
+    }
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

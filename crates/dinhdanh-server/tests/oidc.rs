@@ -1,0 +1,1059 @@
+//! The OpenID Connect provider end to end: a relying party built on authlib (Python) through
+//! discovery, PAR, code + PKCE, the token exchange and ID token validation by the library; and
+//! every refusal the provider owes, driven over HTTP with the provider's own pages.
+//!
+//! The authlib cases need `python3` with `authlib`, `requests` and an ML-DSA-capable
+//! `cryptography`; without them they print SKIPPED, except under `CI=true`, where `.ci/run`
+//! installs them and their absence fails.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use common::{TestApp, expect_json, person_body, synthetic_people};
+use dinhdanh_core::{AgeBracket, EidLevel, PersonStatus};
+use dinhdanh_crypto::jose::{self, Jwk, Jwks};
+use dinhdanh_crypto::{SignatureAlgorithm, SigningKey, TotpSecret, hash_password};
+use dinhdanh_oidc::{ClientRegistration, CodeVerifier};
+use dinhdanh_server::{OidcConfig, register_client};
+use dinhdanh_store::{NewAccount, OrganisationId, PersonId, PersonUpdate};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use std::io::Write;
+
+const PASSWORD: &str = "mật khẩu thử nghiệm dài";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A citizen with an account: password and TOTP as the enrolment made them.
+struct Citizen {
+    id: PersonId,
+    number: String,
+    name: String,
+    totp: TotpSecret,
+}
+
+/// Registers the `index`-th adult of the synthetic population and gives them an account.
+async fn citizen(app: &TestApp, index: usize, level: EidLevel) -> Citizen {
+    let today = jiff::Timestamp::now();
+    let person = synthetic_people(400)
+        .into_iter()
+        .filter(|p| {
+            p.status == PersonStatus::Active
+                && AgeBracket::age_at(&p.birth_date, today).is_some_and(|age| age >= 18)
+        })
+        .nth(index)
+        .unwrap();
+    let created = expect_json(
+        app.post(&app.writer, "/v1/persons", &person_body(&person))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id: PersonId = created["id"].as_str().unwrap().parse().unwrap();
+    if level == EidLevel::Level2 {
+        app.store()
+            .update_person(
+                id,
+                &PersonUpdate {
+                    eid_level: Some(EidLevel::Level2),
+                    ..PersonUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let totp = TotpSecret::generate().unwrap();
+    app.store()
+        .oidc()
+        .insert_account(&NewAccount {
+            person_id: id,
+            password_hash: hash_password(PASSWORD).unwrap(),
+            totp_secret: Some(zeroize::Zeroizing::new(totp.as_bytes().to_vec())),
+        })
+        .await
+        .unwrap();
+    Citizen {
+        id,
+        number: person.citizen_number.as_str().to_owned(),
+        name: person.name.as_str().to_owned(),
+        totp,
+    }
+}
+
+async fn platform(app: &TestApp, tax_code: &str, name: &str) -> OrganisationId {
+    let created = app
+        .create_organisation(&json!({ "tax_code": tax_code, "name": name, "kind": "platform" }))
+        .await;
+    created["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// How a test client authenticates.
+enum Credentials {
+    Secret(String),
+    Key(Jwk),
+}
+
+struct TestClient {
+    id: String,
+    redirect_uri: String,
+    credentials: Credentials,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client(
+    app: &TestApp,
+    organisation: OrganisationId,
+    id: &str,
+    redirect_uri: &str,
+    scopes: &str,
+    id_token_alg: &str,
+    key: Option<SignatureAlgorithm>,
+    min_level: u8,
+) -> TestClient {
+    let private = key.map(|alg| {
+        Jwk::private(
+            SigningKey::generate(alg).unwrap(),
+            Some(format!("{id}-key")),
+        )
+    });
+    let registration = ClientRegistration {
+        client_id: id.to_owned(),
+        name: format!("Ứng dụng {id}"),
+        redirect_uris: vec![redirect_uri.to_owned()],
+        sector: None,
+        scopes: scopes.to_owned(),
+        require_par: false,
+        min_level,
+        id_token_alg: Some(id_token_alg.to_owned()),
+        auth_method: if private.is_some() {
+            "private_key_jwt"
+        } else {
+            "client_secret_basic"
+        }
+        .to_owned(),
+        jwks: private.as_ref().map(|key| {
+            Jwks::new(vec![key.to_public()])
+                .to_public_json()
+                .to_string()
+        }),
+    };
+    let registered = register_client(app.store(), organisation, &registration)
+        .await
+        .unwrap();
+    TestClient {
+        id: id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        credentials: match private {
+            Some(key) => Credentials::Key(key),
+            None => Credentials::Secret(registered.secret.unwrap().reveal().to_owned()),
+        },
+    }
+}
+
+/// A person's browser: cookies kept by hand (the provider's `__Host-` cookies are `Secure`,
+/// which browsers honour on loopback HTTP), redirects never followed by themselves.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base_url.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        for header in response.headers().get_all(SET_COOKIE) {
+            let text = header.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(self.absolute(url))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .http
+            .post(self.absolute(url))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect"
+    );
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+/// The value of a hidden input in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page:\n{page}"));
+    let tag_start = page[..at].rfind('<').unwrap();
+    let tag_end = at + page[at..].find('>').unwrap();
+    let tag = &page[tag_start..tag_end];
+    let value = tag.split("value=\"").nth(1).unwrap();
+    value[..value.find('"').unwrap()].to_owned()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn authorize_query(client: &TestClient, scope: &str, extra: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("client_id", &client.id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &client.redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "st-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    for (name, value) in extra {
+        query.append_pair(name, value);
+    }
+    format!("/authorize?{}", query.finish())
+}
+
+/// Posts the login page's form (with its CSRF token) and the second factor; returns the
+/// redirect after the second factor.
+async fn log_in(browser: &mut Browser, login_url: &str, citizen: &Citizen) -> String {
+    let page = browser.get(login_url).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
+    let after_password = browser
+        .post(
+            "/login",
+            &[
+                ("tx", &tx),
+                ("csrf", &csrf),
+                ("lang", "en"),
+                ("citizen_number", &citizen.number),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let totp_url = location(&after_password);
+    let page = browser.get(&totp_url).await.text().await.unwrap();
+    let code = citizen
+        .totp
+        .code_at(jiff::Timestamp::now().as_second().try_into().unwrap())
+        .unwrap();
+    let after_code = browser
+        .post(
+            "/login/totp",
+            &[
+                ("tx", &hidden(&page, "tx")),
+                ("csrf", &hidden(&page, "csrf")),
+                ("lang", "en"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    location(&after_code)
+}
+
+/// From `/authorize` through login and consent to the client's redirect URI.
+async fn authorize(browser: &mut Browser, url: &str, citizen: &Citizen) -> String {
+    let mut next = location(&browser.get(url).await);
+    for _ in 0..6 {
+        if !next.starts_with('/') {
+            return next;
+        }
+        if next.starts_with("/login") {
+            next = log_in(browser, &next, citizen).await;
+            continue;
+        }
+        assert!(next.starts_with("/consent"), "unexpected step {next}");
+        let page = browser.get(&next).await;
+        if page.status() == StatusCode::SEE_OTHER {
+            next = location(&page);
+            continue;
+        }
+        let page = page.text().await.unwrap();
+        let after = browser
+            .post(
+                "/consent",
+                &[
+                    ("tx", &hidden(&page, "tx")),
+                    ("csrf", &hidden(&page, "csrf")),
+                    ("lang", "en"),
+                    ("decision", "allow"),
+                ],
+            )
+            .await;
+        next = location(&after);
+    }
+    panic!("the flow did not reach the client");
+}
+
+/// A token request with the client's credentials.
+async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let request = app.client.post(app.url("/token"));
+    let request = match &client.credentials {
+        Credentials::Secret(secret) => request.basic_auth(&client.id, Some(secret)),
+        Credentials::Key(key) => {
+            let now = jiff::Timestamp::now().as_second();
+            let claims = json!({
+                "iss": client.id, "sub": client.id, "aud": app.url("/token"),
+                "iat": now, "exp": now + 60, "jti": uuid::Uuid::now_v7().to_string(),
+            });
+            let assertion = jose::sign_compact(key, None, claims.to_string().as_bytes()).unwrap();
+            form.push((
+                "client_assertion_type".into(),
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ));
+            form.push(("client_assertion".into(), assertion));
+            request
+        }
+    };
+    request.form(&form).send().await.unwrap()
+}
+
+async fn exchange(app: &TestApp, client: &TestClient, code: &str) -> reqwest::Response {
+    token_request(
+        app,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}
+
+async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &str) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    body
+}
+
+/// The ID token's payload after verification against the published JWKS.
+async fn verified_id_token(app: &TestApp, id_token: &str) -> Value {
+    let jwks = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    let jwks = Jwks::from_json(&jwks.bytes().await.unwrap()).unwrap();
+    let verified = jose::verify_compact_with_set(id_token, &jwks).unwrap();
+    serde_json::from_slice(&verified.payload).unwrap()
+}
+
+async fn oidc_app() -> TestApp {
+    TestApp::init().await
+}
+
+#[tokio::test]
+async fn discovery_names_every_endpoint_and_only_safe_choices() {
+    let app = oidc_app().await;
+    let body = expect_json(
+        app.client
+            .get(app.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body["issuer"], app.base_url);
+    assert_eq!(body["token_endpoint"], app.url("/token"));
+    assert_eq!(
+        body["pushed_authorization_request_endpoint"],
+        app.url("/par")
+    );
+    assert_eq!(body["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(body["response_types_supported"], json!(["code"]));
+    assert_eq!(body["subject_types_supported"], json!(["pairwise"]));
+    let algs = body["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algs.contains(&json!("ML-DSA-65")) && !algs.contains(&json!("none")));
+    // Every algorithm offered has a published key.
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for alg in algs {
+        assert!(
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["alg"] == *alg),
+            "no key for {alg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_login_releases_only_what_was_asked_under_a_pairwise_subject() {
+    let app = oidc_app().await;
+    let citizen = citizen(&app, 0, EidLevel::Level1).await;
+    let social = platform(&app, "0100000001", "Mạng Xã Hội Một").await;
+    let shop = platform(&app, "0100000002", "Chợ Điện Tử Hai").await;
+    let age_only = client(
+        &app,
+        social,
+        "rp-social",
+        "https://social.example.vn/cb",
+        "openid verified age",
+        "ML-DSA-65",
+        Some(SignatureAlgorithm::MlDsa65),
+        1,
+    )
+    .await;
+    let with_name = client(
+        &app,
+        shop,
+        "rp-shop",
+        "https://shop.example.vn/cb",
+        "openid verified age profile",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+
+    let mut browser = Browser::new(&app);
+    let callback = authorize(
+        &mut browser,
+        &authorize_query(&age_only, "openid verified age", &[]),
+        &citizen,
+    )
+    .await;
+    assert!(
+        callback.starts_with("https://social.example.vn/cb?"),
+        "{callback}"
+    );
+    assert_eq!(query_param(&callback, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        query_param(&callback, "iss").as_deref(),
+        Some(app.base_url.as_str())
+    );
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &age_only, &code).await, StatusCode::OK).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims = verified_id_token(&app, id_token).await;
+    assert_eq!(claims["aud"], "rp-social");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["verified"], true);
+    assert_eq!(claims["age_over_18"], true);
+    assert!(
+        claims.get("name").is_none(),
+        "an age-only client got a name: {claims}"
+    );
+    assert!(claims.get("birthdate").is_none());
+    assert_eq!(
+        claims["acr"],
+        dinhdanh_oidc::Acr::of_level(EidLevel::Level1)
+            .unwrap()
+            .as_str()
+    );
+
+    // The same person at a client of another sector: a different `sub`; the name only here.
+    // The browser's session carries over: no second login, only this client's consent.
+    let callback = authorize(
+        &mut browser,
+        &authorize_query(&with_name, "openid verified age profile", &[]),
+        &citizen,
+    )
+    .await;
+    let code = query_param(&callback, "code").unwrap();
+    let other = expect_json(exchange(&app, &with_name, &code).await, StatusCode::OK).await;
+    let other_claims = verified_id_token(&app, other["id_token"].as_str().unwrap()).await;
+    assert_ne!(claims["sub"], other_claims["sub"]);
+    assert_eq!(other_claims["name"], citizen.name);
+
+    // Nothing a relying party receives holds the citizen number or the internal id.
+    let userinfo = expect_json(
+        app.client
+            .get(app.url("/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(userinfo["sub"], claims["sub"]);
+    assert!(userinfo.get("name").is_none());
+    for received in [
+        tokens.to_string(),
+        other.to_string(),
+        claims.to_string(),
+        other_claims.to_string(),
+        userinfo.to_string(),
+    ] {
+        assert!(
+            !received.contains(&citizen.number),
+            "citizen number leaked: {received}"
+        );
+        assert!(
+            !received.contains(&citizen.id.to_string()),
+            "person id leaked: {received}"
+        );
+    }
+
+    // The disclosures are in the person's log: two consents, two ID tokens, one userinfo.
+    dinhdanh_server::publish_log(app.store().disclosure_log().as_ref(), 10_000)
+        .await
+        .unwrap();
+    let log = expect_json(
+        app.get(
+            &app.reader,
+            &format!("/v1/persons/{}/disclosures", citizen.id),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let disclosed: Vec<String> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["disclosed"].to_string())
+        .collect();
+    assert_eq!(
+        disclosed.iter().filter(|d| d.contains("id_token")).count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        disclosed.iter().filter(|d| d.contains("userinfo")).count(),
+        1,
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_provider_refuses_what_it_must() {
+    let app = oidc_app().await;
+    let citizen = citizen(&app, 1, EidLevel::Level1).await;
+    let org = platform(&app, "0100000003", "Dịch Vụ Ba").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-three",
+        "https://three.example.vn/cb",
+        "openid verified age",
+        "ES256",
+        None,
+        1,
+    )
+    .await;
+    let strict = client(
+        &app,
+        org,
+        "rp-level2",
+        "https://level2.example.vn/cb",
+        "openid verified",
+        "ES256",
+        None,
+        2,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+
+    // A redirect URI that differs by one character: an error page, never a redirect.
+    let mut wrong = TestClient {
+        redirect_uri: "https://three.example.vn/cc".into(),
+        ..client_ref(&rp)
+    };
+    let page = browser.get(&authorize_query(&wrong, "openid", &[])).await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.headers().get(LOCATION).is_none());
+    wrong.redirect_uri = "https://three.example.vn/cb/".into();
+    assert_eq!(
+        browser
+            .get(&authorize_query(&wrong, "openid", &[]))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // PKCE missing or `plain`: back to the client with invalid_request.
+    for (challenge, method) in [("", ""), (VERIFIER, "plain")] {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("client_id", &rp.id)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", &rp.redirect_uri)
+            .append_pair("scope", "openid")
+            .append_pair("state", "s");
+        if !challenge.is_empty() {
+            query
+                .append_pair("code_challenge", challenge)
+                .append_pair("code_challenge_method", method);
+        }
+        let to = location(&browser.get(&format!("/authorize?{}", query.finish())).await);
+        assert!(to.starts_with(&rp.redirect_uri), "{to}");
+        assert_eq!(
+            query_param(&to, "error").as_deref(),
+            Some("invalid_request"),
+            "{to}"
+        );
+    }
+
+    // A form without its CSRF token changes nothing.
+    let start = location(&browser.get(&authorize_query(&rp, "openid", &[])).await);
+    let login = location(&browser.get(&start).await);
+    let page = browser.get(&login).await.text().await.unwrap();
+    let tx = hidden(&page, "tx");
+    for csrf in ["", "forged"] {
+        let refused = browser
+            .post(
+                "/login",
+                &[
+                    ("tx", &tx),
+                    ("csrf", csrf),
+                    ("citizen_number", &citizen.number),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.headers().get(LOCATION).is_none());
+        assert!(refused.headers().get(SET_COOKIE).is_none());
+    }
+
+    // A good code works once; the second use fails and revokes what the first issued.
+    let callback = authorize(
+        &mut browser,
+        &authorize_query(&rp, "openid verified age", &[]),
+        &citizen,
+    )
+    .await;
+    let code = query_param(&callback, "code").unwrap();
+    let first = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let access = first["access_token"].as_str().unwrap();
+    let userinfo = |token: String| {
+        let request = app.client.get(app.url("/userinfo")).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(userinfo(access.to_owned()).await, StatusCode::OK);
+    oauth_error(
+        exchange(&app, &rp, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(userinfo(access.to_owned()).await, StatusCode::UNAUTHORIZED);
+
+    // Wrong client authentication: a wrong secret, and no authentication at all.
+    let callback = authorize(&mut browser, &authorize_query(&rp, "openid", &[]), &citizen).await;
+    let code = query_param(&callback, "code").unwrap();
+    let impostor = TestClient {
+        credentials: Credentials::Secret("ddo_wrong".into()),
+        ..client_ref(&rp)
+    };
+    oauth_error(
+        exchange(&app, &impostor, &code).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    let bare = app
+        .client
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &rp.redirect_uri),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(bare, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    // The code survived the failed attempts of others, and a wrong verifier spends it.
+    let wrong_verifier = token_request(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &rp.redirect_uri),
+            ("code_verifier", &"a".repeat(43)),
+        ],
+    )
+    .await;
+    oauth_error(wrong_verifier, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    oauth_error(
+        exchange(&app, &rp, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+
+    // A level-1 login where the client requires level 2: refused, no code.
+    let consent = location(
+        &browser
+            .get(&authorize_query(&strict, "openid verified", &[]))
+            .await,
+    );
+    let page = browser.get(&consent).await;
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page.headers().get(LOCATION).is_none());
+
+    // An ID token re-signed with another algorithm or `none` fails against the JWKS.
+    let claims = verified_id_token(&app, first["id_token"].as_str().unwrap()).await;
+    let payload = claims.to_string();
+    let jwks = Jwks::from_json(
+        &app.client
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let ed25519 = jwks
+        .keys()
+        .iter()
+        .find(|k| k.algorithm() == SignatureAlgorithm::Ed25519)
+        .unwrap();
+    let attacker = Jwk::private(
+        SigningKey::generate(SignatureAlgorithm::Ed25519).unwrap(),
+        ed25519.kid().map(str::to_owned),
+    );
+    let resigned = jose::sign_compact(&attacker, Some("JWT"), payload.as_bytes()).unwrap();
+    assert!(jose::verify_compact_with_set(&resigned, &jwks).is_err());
+    let es256_kid = jose::verify_compact_with_set(first["id_token"].as_str().unwrap(), &jwks)
+        .unwrap()
+        .header["kid"]
+        .clone();
+    let confused = jose::sign_compact(
+        &Jwk::private(
+            SigningKey::generate(SignatureAlgorithm::Ed25519).unwrap(),
+            es256_kid.as_str().map(str::to_owned),
+        ),
+        Some("JWT"),
+        payload.as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        jose::verify_compact_with_set(&confused, &jwks).is_err(),
+        "an EdDSA token under the ES256 key's kid"
+    );
+    let parts: Vec<&str> = first["id_token"].as_str().unwrap().split('.').collect();
+    let none_header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
+    assert!(jose::verify_compact_with_set(&format!("{none_header}.{}.", parts[1]), &jwks).is_err());
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn client_ref(client: &TestClient) -> TestClient {
+    TestClient {
+        id: client.id.clone(),
+        redirect_uri: client.redirect_uri.clone(),
+        credentials: match &client.credentials {
+            Credentials::Secret(secret) => Credentials::Secret(secret.clone()),
+            Credentials::Key(key) => Credentials::Key(key.clone()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let app = TestApp::builder()
+        .with_oidc(OidcConfig {
+            code_ttl_seconds: 1,
+            ..OidcConfig::default()
+        })
+        .start()
+        .await;
+    let citizen = citizen(&app, 2, EidLevel::Level1).await;
+    let org = platform(&app, "0100000004", "Dịch Vụ Bốn").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-four",
+        "https://four.example.vn/cb",
+        "openid verified",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let callback = authorize(
+        &mut browser,
+        &authorize_query(&rp, "openid verified", &[]),
+        &citizen,
+    )
+    .await;
+    let code = query_param(&callback, "code").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let body = oauth_error(
+        exchange(&app, &rp, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_level_two_login_satisfies_a_level_two_client_and_pkce_binds_the_code() {
+    let app = oidc_app().await;
+    let citizen = citizen(&app, 3, EidLevel::Level2).await;
+    let org = platform(&app, "0100000005", "Dịch Vụ Năm").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-five",
+        "https://five.example.vn/cb",
+        "openid verified",
+        "ML-DSA-65",
+        Some(SignatureAlgorithm::MlDsa65),
+        2,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let callback = authorize(
+        &mut browser,
+        &authorize_query(&rp, "openid verified", &[]),
+        &citizen,
+    )
+    .await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        claims["acr"],
+        dinhdanh_oidc::Acr::of_level(EidLevel::Level2)
+            .unwrap()
+            .as_str()
+    );
+    assert!(CodeVerifier::parse(VERIFIER).unwrap().challenge().encoded() == CHALLENGE);
+}
+
+// ------------------------------------------------------------------------------------------
+// authlib
+// ------------------------------------------------------------------------------------------
+
+fn python_with_authlib() -> bool {
+    let probe = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import authlib, requests\nfrom cryptography.hazmat.primitives.asymmetric import mldsa",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if probe.is_ok_and(|status| status.success()) {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true needs python3 with authlib, requests and cryptography >= 48; .ci/run installs them"
+        );
+    }
+    eprintln!(
+        "SKIPPED: python3 with authlib, requests and an ML-DSA-capable cryptography is not installed"
+    );
+    false
+}
+
+async fn run_relying_party(settings: &Value) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc_rp.py");
+    let input = settings.to_string();
+    // The relying party talks to the server on this test's runtime: wait for it off that
+    // thread.
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .env("AUTHLIB_INSECURE_TRANSPORT", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "relying party failed:\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|err| panic!("{err}: {stdout}"))
+}
+
+#[tokio::test]
+async fn authlib_logs_in_through_par_pkce_and_validates_the_id_token() {
+    if !python_with_authlib() {
+        return;
+    }
+    let app = oidc_app().await;
+    let org = platform(&app, "0100000006", "Mạng Xã Hội Sáu").await;
+    // One citizen per run: a TOTP code's time step is accepted once.
+    for (run, (id, id_alg, key, par, scope)) in [
+        (
+            "rp-eddsa",
+            "EdDSA",
+            Some(SignatureAlgorithm::EcdsaP256),
+            true,
+            "openid verified age",
+        ),
+        ("rp-es256", "ES256", None, true, "openid verified profile"),
+        (
+            "rp-mldsa",
+            "ML-DSA-65",
+            None,
+            false,
+            "openid verified age offline_access",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let citizen = citizen(&app, 4 + run, EidLevel::Level1).await;
+        let redirect_uri = format!("https://{id}.example.vn/cb");
+        let rp = client(&app, org, id, &redirect_uri, scope, id_alg, key, 1).await;
+        let mut settings = json!({
+            "issuer": app.base_url, "client_id": id, "redirect_uri": redirect_uri, "scope": scope,
+            "citizen_number": citizen.number, "password": PASSWORD,
+            "totp_secret": citizen.totp.base32().unwrap(), "par": par, "id_token_alg": id_alg,
+        });
+        match &rp.credentials {
+            Credentials::Key(key) => {
+                let mut jwk = key.to_json();
+                jwk["alg"] = json!("ES256");
+                settings["auth"] = json!("private_key_jwt");
+                settings["client_jwk"] = jwk;
+            }
+            Credentials::Secret(secret) => {
+                settings["auth"] = json!("client_secret_basic");
+                settings["client_secret"] = json!(secret);
+            }
+        }
+        let seen = run_relying_party(&settings).await;
+        assert_eq!(seen["id_token_header"]["alg"], id_alg, "{seen}");
+        let claims = &seen["claims"];
+        assert_eq!(claims["verified"], true, "{seen}");
+        assert_eq!(claims["iss"], app.base_url);
+        assert_eq!(claims["aud"], id);
+        assert_eq!(
+            claims.get("name").is_some(),
+            scope.contains("profile"),
+            "{seen}"
+        );
+        assert_eq!(seen["userinfo"]["sub"], claims["sub"]);
+        assert_eq!(seen["userinfo_after_revoke"], 401, "{seen}");
+        for forgery in ["alg_none", "alg_hs256", "nonce_mismatch"] {
+            assert!(
+                seen["forgeries"][forgery]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("refused"),
+                "{forgery}: {seen}"
+            );
+        }
+        if scope.contains("offline_access") {
+            assert_eq!(seen["refreshed_sub"], claims["sub"], "{seen}");
+        }
+        let raw = seen["raw"].to_string();
+        assert!(!raw.contains(&citizen.number) && !raw.contains(&citizen.id.to_string()));
+    }
+}
