@@ -1090,6 +1090,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     println!("  health:   {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics");
     println!("  OpenAPI:  {base}/openapi.json   signing keys: {base}/.well-known/jwks.json");
     println!("  disclosure log: {base}/log/checkpoint   verifier keys: {base}/log/keys");
+    println!("  OpenID Connect: {base}/.well-known/openid-configuration");
     println!();
     println!("try:");
     println!("  TOKEN=$(cat {token_path})");

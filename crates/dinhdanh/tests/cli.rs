@@ -74,7 +74,8 @@ async fn demo_serves_the_registry_with_the_printed_token() {
     assert_eq!(found["kind"], "telecom_operator");
     let ready = get_json(&client, &format!("{}/readyz", demo.base), None).await;
     assert_eq!(ready["backend"], "sqlite");
-    // The demo publishes its ML-DSA-65 signing keys: active and next.
+    // The demo publishes its ID token keys, active and next, for ML-DSA-65, EdDSA and ES256,
+    // and names itself as the issuer at the address it serves.
     let jwks = get_json(
         &client,
         &format!("{}/.well-known/jwks.json", demo.base),
@@ -82,11 +83,17 @@ async fn demo_serves_the_registry_with_the_printed_token() {
     )
     .await;
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2);
-    assert!(
-        keys.iter()
-            .all(|k| k["kty"] == "AKP" && k["alg"] == "ML-DSA-65")
-    );
+    for alg in ["ML-DSA-65", "EdDSA", "ES256"] {
+        assert_eq!(keys.iter().filter(|k| k["alg"] == alg).count(), 2, "{alg}");
+    }
+    assert_eq!(keys.len(), 6);
+    let discovery = get_json(
+        &client,
+        &format!("{}/.well-known/openid-configuration", demo.base),
+        None,
+    )
+    .await;
+    assert_eq!(discovery["issuer"], demo.base.as_str());
     drop(demo);
 
     // A second start keeps the data, seeds nothing new, and issues a fresh working token.
