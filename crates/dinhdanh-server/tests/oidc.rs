@@ -947,8 +947,9 @@ fn python_with_authlib() -> bool {
     false
 }
 
-async fn run_relying_party(settings: &Value) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc_rp.py");
+/// Runs a Python script of `tests/` with `settings` on stdin; its stdout is one JSON object.
+async fn run_python(script: &str, settings: &Value) -> Value {
+    let script = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
     let input = settings.to_string();
     // The relying party talks to the server on this test's runtime: wait for it off that
     // thread.
@@ -1028,7 +1029,7 @@ async fn authlib_logs_in_through_par_pkce_and_validates_the_id_token() {
                 settings["client_secret"] = json!(secret);
             }
         }
-        let seen = run_relying_party(&settings).await;
+        let seen = run_python("oidc_rp.py", &settings).await;
         assert_eq!(seen["id_token_header"]["alg"], id_alg, "{seen}");
         let claims = &seen["claims"];
         assert_eq!(claims["verified"], true, "{seen}");
@@ -1056,4 +1057,107 @@ async fn authlib_logs_in_through_par_pkce_and_validates_the_id_token() {
         let raw = seen["raw"].to_string();
         assert!(!raw.contains(&citizen.number) && !raw.contains(&citizen.id.to_string()));
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Chromium
+// ------------------------------------------------------------------------------------------
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn real_browser() -> bool {
+    let selenium = std::process::Command::new("python3")
+        .args(["-c", "import selenium"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    let found = selenium
+        && std::path::Path::new(CHROMIUM).exists()
+        && std::path::Path::new(CHROMEDRIVER).exists();
+    if found {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true needs chromium, chromium-driver and python3 selenium; .ci/run installs them"
+        );
+    }
+    eprintln!(
+        "SKIPPED: headless Chromium needs Debian's chromium and chromium-driver and python3 selenium"
+    );
+    false
+}
+
+#[tokio::test]
+async fn a_person_logs_in_and_consents_in_a_real_browser() {
+    if !real_browser() {
+        return;
+    }
+    let app = oidc_app().await;
+    let citizen = citizen(&app, 8, EidLevel::Level1).await;
+    let org = platform(&app, "0100000008", "Mạng Xã Hội Tám").await;
+    // The relying party's callback is on the test server: the browser lands on a 404 there,
+    // with the code in its address bar.
+    let redirect_uri = app.url("/rp/callback");
+    let scope = "openid verified age profile";
+    let rp = client(
+        &app,
+        org,
+        "rp-browser",
+        &redirect_uri,
+        scope,
+        "ML-DSA-65",
+        None,
+        1,
+    )
+    .await;
+    let settings = json!({
+        "authorize_url": app.url(&authorize_query(&rp, scope, &[])),
+        "redirect_uri": redirect_uri,
+        "citizen_number": citizen.number,
+        "password": PASSWORD,
+        "totp_secret": citizen.totp.base32().unwrap(),
+        "chromium": CHROMIUM,
+        "chromedriver": CHROMEDRIVER,
+    });
+    let seen = run_python("oidc_browser.py", &settings).await;
+    let pages = seen["pages"].as_array().unwrap();
+    let paths: Vec<&str> = pages.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/login", "/login/totp", "/consent"], "{seen}");
+    for page in pages {
+        assert_eq!(page["lang"], "vi", "Vietnamese by default: {page}");
+        assert_eq!(
+            page["unlabelled"],
+            json!([]),
+            "every input has a label: {page}"
+        );
+        assert!(!page["h1"].as_str().unwrap().is_empty());
+    }
+    let consent = &pages[2];
+    assert_eq!(
+        consent["claims"],
+        json!([
+            "verified",
+            "age_over_13",
+            "age_over_16",
+            "age_over_18",
+            "name"
+        ]),
+        "{consent}"
+    );
+    assert!(
+        consent["text"]
+            .as_str()
+            .unwrap()
+            .contains("Mạng Xã Hội Tám"),
+        "{consent}"
+    );
+    let final_url = seen["final_url"].as_str().unwrap();
+    assert_eq!(query_param(final_url, "state").as_deref(), Some("st-1"));
+    let code = query_param(final_url, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["name"], citizen.name);
 }
