@@ -132,6 +132,12 @@ impl PageContext {
         })
     }
 
+    /// The address of another step of this transaction, in this language.
+    fn url(&self, path: &str) -> String {
+        let tx: String = form_urlencoded::byte_serialize(self.tx.as_bytes()).collect();
+        format!("{path}?tx={tx}&lang={}", self.lang.code())
+    }
+
     fn render(
         &self,
         state: &AppState,
@@ -381,11 +387,7 @@ async fn login(
             {
                 return page_error(ctx.lang, internal(&err));
             }
-            let mut response = see_other(&format!(
-                "/login/totp?tx={}&lang={}",
-                ctx.tx,
-                ctx.lang.code()
-            ));
+            let mut response = see_other(&ctx.url("/login/totp"));
             set_cookie(
                 &mut response,
                 SECOND_FACTOR_COOKIE,
@@ -502,7 +504,7 @@ async fn totp(
     if let Err(err) = started.await {
         return page_error(ctx.lang, internal(&err));
     }
-    let mut response = see_other(&format!("/consent?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+    let mut response = see_other(&ctx.url("/consent"));
     set_cookie(&mut response, SECOND_FACTOR_COOKIE, "", 0);
     set_cookie(
         &mut response,
@@ -791,7 +793,7 @@ async fn consent_page(
     };
     match decide(&state, &pending, &headers).await {
         Ok(Step::Login) => {
-            let mut response = see_other(&format!("/login?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+            let mut response = see_other(&ctx.url("/login"));
             if ctx.new_cookie {
                 set_cookie(&mut response, CSRF_COOKIE, &ctx.csrf_cookie, 24 * 3600);
             }
@@ -850,7 +852,7 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let (request, session) = match decide(&state, &pending, &headers).await {
         Ok(Step::Ask(request, session) | Step::Issue(request, session)) => (request, session),
         Ok(Step::Login) => {
-            return see_other(&format!("/login?tx={}&lang={}", ctx.tx, ctx.lang.code()));
+            return see_other(&ctx.url("/login"));
         }
         Ok(Step::Refused(refusal)) => return refusal_response(ctx.lang, refusal),
         Err(err) => return page_error(ctx.lang, internal(&err)),
