@@ -1525,7 +1525,9 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         Redemption::Unknown
     );
 
-    // Two concurrent redemptions of one code: one wins, the other is a replay that revokes.
+    // Two concurrent redemptions of one code: one claims it, the other is a replay that
+    // revokes the grant. The claimant sees `Redeemed` if it read the grant before the
+    // revocation and `Revoked` after; either way nothing more can be issued on the grant.
     let raced = token(TokenKind::Code, minutes(1));
     let raced_grant = oidc.insert_grant(&grant, &raced).await.unwrap();
     let racers: Vec<_> = (0..2)
@@ -1542,12 +1544,22 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
     assert_eq!(
         outcomes
             .iter()
-            .filter(|o| matches!(o, Redemption::Redeemed(_)))
+            .filter(|o| matches!(o, Redemption::Redeemed(_) | Redemption::Revoked))
             .count(),
         1,
         "{outcomes:?}"
     );
     assert!(outcomes.contains(&Redemption::Replayed), "{outcomes:?}");
+    assert!(matches!(
+        oidc.issue_tokens(
+            raced_grant.id,
+            &[token(TokenKind::Access, minutes(10))],
+            &disclosure(person, &["sub"]),
+            String::new(),
+        )
+        .await,
+        Err(StoreError::NotFound("grant"))
+    ));
     oidc.revoke_grant(raced_grant.id).await.unwrap();
     assert!(matches!(
         oidc.revoke_grant(uuid::Uuid::now_v7().to_string().parse::<GrantId>().unwrap())
