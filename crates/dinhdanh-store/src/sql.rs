@@ -130,6 +130,9 @@ async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), 
             AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                // No ping before each use: on SQLite it is a hand-off to the connection's
+                // worker thread for every statement, and a local file does not go away.
+                .test_before_acquire(false)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // WAL: readers do not block the writer. NORMAL is durable in WAL mode
@@ -158,6 +161,9 @@ async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), 
             AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                // No ping before each use: it would double every statement's round trips. A
+                // connection the server closed fails its next statement and is dropped.
+                .test_before_acquire(false)
                 .connect(url)
                 .await?
         }
