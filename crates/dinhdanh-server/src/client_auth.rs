@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::provider::{FormPairs, OAuthError};
+use crate::routes::discovery;
 
 /// RFC 7523 §2.2: the only assertion type accepted.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -23,14 +24,17 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// assertions that live an hour by default.
 const MAX_ASSERTION_LIFETIME: i64 = 3660;
 
-/// Authenticates the client of a request to the endpoint at `endpoint_url`. The assertion's
-/// `aud` may be the issuer, the token endpoint or that endpoint (RFC 7523 §3 item 3 and
-/// RFC 9126 §2: the authorization server's issuer identifier is always accepted).
+/// Clock skew allowed on an assertion's times, in seconds.
+const LEEWAY: i64 = 30;
+
+/// Authenticates the client of a request to the PAR, token or revocation endpoint. An assertion's
+/// `aud` must name this server: its issuer identifier (RFC 9126 §2, RFC 7523bis) or one of its
+/// endpoints that take client authentication (RFC 7523 §3 item 3). An assertion made for any
+/// other server is never accepted.
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &FormPairs,
-    endpoint_url: &str,
 ) -> Result<Client, OAuthError> {
     let basic = headers.get(header::AUTHORIZATION);
     let assertion = form.get("client_assertion");
@@ -39,7 +43,7 @@ pub(crate) async fn authenticate(
             "use one client authentication method, not two",
         )),
         (Some(value), None) => secret_basic(state, value.to_str().unwrap_or_default(), form).await,
-        (None, Some(assertion)) => private_key_jwt(state, assertion, form, endpoint_url).await,
+        (None, Some(assertion)) => private_key_jwt(state, assertion, form).await,
         (None, None) => Err(OAuthError::invalid_client(
             "client authentication is required (private_key_jwt or client_secret_basic)",
         )),
@@ -116,7 +120,6 @@ async fn private_key_jwt(
     state: &AppState,
     assertion: &str,
     form: &FormPairs,
-    endpoint_url: &str,
 ) -> Result<Client, OAuthError> {
     if form.get("client_assertion_type") != Some(JWT_BEARER) {
         return Err(OAuthError::invalid_request(format!(
@@ -138,18 +141,20 @@ async fn private_key_jwt(
     })?;
     let config = &state.oidc.config;
     let now = jiff::Timestamp::now().as_second();
-    let token_endpoint = config.endpoint(crate::routes::discovery::TOKEN_PATH);
+    let endpoints = [
+        config.endpoint(discovery::TOKEN_PATH),
+        config.endpoint(discovery::PAR_PATH),
+        config.endpoint(discovery::REVOCATION_PATH),
+    ];
+    let audiences =
+        std::iter::once(config.issuer.as_str()).chain(endpoints.iter().map(String::as_str));
     let mut claims = None;
-    for audience in [
-        config.issuer.as_str(),
-        token_endpoint.as_str(),
-        endpoint_url,
-    ] {
+    for audience in audiences {
         let checks = ClaimChecks {
             issuer: &id,
             audience,
             now,
-            leeway: 30,
+            leeway: LEEWAY,
         };
         match jose::check_claims(&verified.payload, &checks) {
             Ok(found) => {
@@ -180,7 +185,11 @@ async fn private_key_jwt(
         .and_then(Value::as_str)
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
         .ok_or_else(|| refused("assertion without jti"))?;
-    if !state.oidc.first_use_of_assertion(&id, jti, exp, now) {
+    // Kept while the assertion could still pass the time checks, leeway included.
+    if !state
+        .oidc
+        .first_use_of_assertion(&id, jti, exp.saturating_add(LEEWAY), now)
+    {
         return Err(refused("assertion replayed"));
     }
     Ok(client)

@@ -110,12 +110,10 @@ pub(crate) enum FormError {
     RateLimited,
     /// The authenticator code is wrong or was already used.
     BadCode,
-    /// Enrolment: the details do not match the population registry (generic on purpose).
+    /// Enrolment refused: the details do not match the population registry, or the person
+    /// cannot enrol (an account exists, or under 14). One message for all, so that the form
+    /// confirms nothing about a person.
     NoMatch,
-    /// Enrolment: an account exists for this person; log in instead.
-    AlreadyEnrolled,
-    /// Enrolment: under 14, a guardian acts for the child.
-    TooYoung,
     /// The password is shorter than 12 characters or longer than 128.
     WeakPassword,
     /// The password and its repetition differ.
@@ -128,9 +126,11 @@ impl FormError {
     fn message(self, lang: Lang) -> &'static str {
         use FormError::*;
         match (lang, self) {
-            (Lang::Vi, BadCredentials) => "Số định danh cá nhân hoặc mật khẩu không đúng.",
+            (Lang::Vi, BadCredentials) => {
+                "Số định danh cá nhân hoặc mật khẩu không đúng. Sau nhiều lần nhập sai, tài khoản tạm thời bị khóa."
+            }
             (Lang::En, BadCredentials) => {
-                "The personal identification number or the password is wrong."
+                "The personal identification number or the password is wrong. After several failed attempts the account is locked for a while."
             }
             (Lang::Vi, Locked) => {
                 "Tài khoản tạm thời bị khóa vì nhập sai quá nhiều lần. Vui lòng thử lại sau."
@@ -151,20 +151,10 @@ impl FormError {
                 "The code is wrong or has already been used. Enter the new code your app shows."
             }
             (Lang::Vi, NoMatch) => {
-                "Thông tin bạn nhập không khớp với Cơ sở dữ liệu quốc gia về dân cư. Hãy kiểm tra lại từng mục."
+                "Không thể tạo tài khoản: thông tin không khớp với Cơ sở dữ liệu quốc gia về dân cư, người này đã có tài khoản (hãy đăng nhập), hoặc là trẻ em dưới 14 tuổi (cha, mẹ hoặc người giám hộ thực hiện thay)."
             }
             (Lang::En, NoMatch) => {
-                "The details you entered do not match the national population registry. Please check each one."
-            }
-            (Lang::Vi, AlreadyEnrolled) => "Người này đã có tài khoản. Hãy đăng nhập.",
-            (Lang::En, AlreadyEnrolled) => {
-                "An account already exists for this person. Please log in instead."
-            }
-            (Lang::Vi, TooYoung) => {
-                "Trẻ em dưới 14 tuổi không thể tự tạo tài khoản; cha, mẹ hoặc người giám hộ thực hiện thay."
-            }
-            (Lang::En, TooYoung) => {
-                "Children under 14 cannot create an account themselves; a parent or guardian acts for them."
+                "The account cannot be created: the details do not match the national population registry, the person already has an account (log in instead), or is a child under 14 (a parent or guardian acts for them)."
             }
             (Lang::Vi, WeakPassword) => "Mật khẩu phải có từ 12 đến 128 ký tự.",
             (Lang::En, WeakPassword) => "The password must be 12 to 128 characters long.",
@@ -1040,11 +1030,11 @@ mod tests {
     fn form_errors_are_announced_in_the_page_language() {
         let page = login(&FORM_VI, &REQUESTER, Some(FormError::BadCredentials));
         assert!(page.contains(
-            "<div class=\"error\" role=\"alert\"><p>Số định danh cá nhân hoặc mật khẩu không đúng.</p></div>"
+            "<div class=\"error\" role=\"alert\"><p>Số định danh cá nhân hoặc mật khẩu không đúng."
         ));
         assert!(page.contains("<title>Lỗi: Đăng nhập — dinhdanh</title>"));
-        let page = enrol(&FORM_EN, &REQUESTER, Some(FormError::TooYoung));
-        assert!(page.contains("role=\"alert\"><p>Children under 14"));
+        let page = enrol(&FORM_EN, &REQUESTER, Some(FormError::NoMatch));
+        assert!(page.contains("role=\"alert\"><p>The account cannot be created"));
         let page = login(&FORM_VI, &REQUESTER, None);
         assert!(!page.contains("role=\"alert\""));
         assert!(page.contains("<title>Đăng nhập — dinhdanh</title>"));
@@ -1084,14 +1074,12 @@ mod tests {
         assert_eq!(group_by_four("ABCD"), "ABCD");
     }
 
-    const FORM_ERRORS: [FormError; 10] = [
+    const FORM_ERRORS: [FormError; 8] = [
         FormError::BadCredentials,
         FormError::Locked,
         FormError::RateLimited,
         FormError::BadCode,
         FormError::NoMatch,
-        FormError::AlreadyEnrolled,
-        FormError::TooYoung,
         FormError::WeakPassword,
         FormError::PasswordsDiffer,
         FormError::Invalid,

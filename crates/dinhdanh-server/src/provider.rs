@@ -105,7 +105,13 @@ pub(crate) struct Provider {
     keys: Mutex<HashMap<SignatureAlgorithm, (Instant, Arc<Jwk>)>>,
     assertions: Mutex<HashMap<String, i64>>,
     attempts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    enrolments: Mutex<HashMap<[u8; 32], (Instant, u32)>>,
+    /// Argon2id runs take 64 MiB each: at most this many at once.
+    pub(crate) password_work: tokio::sync::Semaphore,
 }
+
+/// Failed enrolments one citizen number may see in an hour on a node before it is refused.
+const ENROLMENT_FAILURES_PER_HOUR: u32 = 5;
 
 impl Provider {
     pub(crate) fn new(mut config: OidcConfig) -> Self {
@@ -118,7 +124,38 @@ impl Provider {
             keys: Mutex::new(HashMap::new()),
             assertions: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
+            enrolments: Mutex::new(HashMap::new()),
+            password_work: tokio::sync::Semaphore::new(4),
         }
+    }
+
+    /// Whether a citizen number (by its keyed hash, never in clear) may try enrolling: after
+    /// [`ENROLMENT_FAILURES_PER_HOUR`] failures it must wait out the hour, so that a birth date
+    /// cannot be found by trying each day of the year the number gives away.
+    pub(crate) fn enrolment_allowed(&self, number: &[u8; 32]) -> bool {
+        let enrolments = self
+            .enrolments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        enrolments.get(number).is_none_or(|(since, failures)| {
+            since.elapsed() >= Duration::from_secs(3600) || *failures < ENROLMENT_FAILURES_PER_HOUR
+        })
+    }
+
+    /// Counts a failed enrolment for a citizen number.
+    pub(crate) fn enrolment_failed(&self, number: &[u8; 32]) {
+        let mut enrolments = self
+            .enrolments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if enrolments.len() > 100_000 {
+            enrolments.retain(|_, (since, _)| since.elapsed() < Duration::from_secs(3600));
+        }
+        let entry = enrolments.entry(*number).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= Duration::from_secs(3600) {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
     }
 
     /// The active signing key for `alg`, as a private JWK with its `kid`.
@@ -247,8 +284,9 @@ pub(crate) struct FormPairs(pub(crate) Vec<(String, String)>);
 impl FormPairs {
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, String> {
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (name, value) in form_urlencoded::parse(bytes) {
-            if pairs.iter().any(|(seen, _)| *seen == name) {
+            if !seen.insert(name.clone()) {
                 return Err(format!("the parameter `{}` is repeated", safe_name(&name)));
             }
             pairs.push((name.into_owned(), value.into_owned()));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -150,7 +151,15 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address goes with each request, as `serve` gives it over plain HTTP: the
+        // login throttle counts attempts per address.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::http::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(

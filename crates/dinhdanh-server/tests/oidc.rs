@@ -1161,3 +1161,286 @@ async fn a_person_logs_in_and_consents_in_a_real_browser() {
     let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["name"], citizen.name);
 }
+
+/// Registers the `index`-th adult of the synthetic population, with no account.
+async fn registered_adult(app: &TestApp, index: usize) -> dinhdanh_synth::SyntheticPerson {
+    let today = jiff::Timestamp::now();
+    let person = synthetic_people(400)
+        .into_iter()
+        .filter(|p| {
+            p.status == PersonStatus::Active
+                && AgeBracket::age_at(&p.birth_date, today).is_some_and(|age| age >= 18)
+        })
+        .nth(index)
+        .unwrap();
+    expect_json(
+        app.post(&app.writer, "/v1/persons", &person_body(&person))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    person
+}
+
+/// The text of the page's error announcement, if any.
+fn alert(page: &str) -> Option<String> {
+    let start = page.find("role=\"alert\"")?;
+    let text = &page[start..];
+    let text = &text[text.find("<p>")? + 3..];
+    Some(text[..text.find("</p>")?].to_owned())
+}
+
+#[tokio::test]
+async fn enrolment_matches_the_registry_and_refuses_alike_whatever_the_reason() {
+    let app = oidc_app().await;
+    let person = registered_adult(&app, 10).await;
+    let org = platform(&app, "0100000010", "Dịch Vụ Mười").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-ten",
+        "https://ten.example.vn/cb",
+        "openid verified",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let start = location(
+        &browser
+            .get(&authorize_query(&rp, "openid verified", &[]))
+            .await,
+    );
+    let login = location(&browser.get(&start).await);
+    let tx = query_param(&login, "tx").unwrap();
+    let page = browser
+        .get(&format!("/enrol?tx={tx}&lang=en"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let password = "một mật khẩu đủ dài";
+    let birth = person.birth_date.to_string();
+    let enrol = |number: String, name: String, birth: String| {
+        let (tx, csrf) = (tx.clone(), csrf.clone());
+        async move {
+            vec![
+                ("tx".to_owned(), tx),
+                ("csrf".to_owned(), csrf),
+                ("lang".to_owned(), "en".to_owned()),
+                ("citizen_number".to_owned(), number),
+                ("name".to_owned(), name),
+                ("birth_date".to_owned(), birth),
+                ("password".to_owned(), password.to_owned()),
+                ("password_again".to_owned(), password.to_owned()),
+            ]
+        }
+    };
+    let post = |browser: &mut Browser, form: Vec<(String, String)>| {
+        let pairs: Vec<(String, String)> = form;
+        let request = browser
+            .http
+            .post(browser.absolute("/enrol"))
+            .header("cookie", browser.cookie_header())
+            .form(&pairs);
+        async move { request.send().await.unwrap() }
+    };
+
+    // A wrong birth date is refused, with the same words as a number nobody holds.
+    let other_day = (person.birth_date.date() + jiff::ToSpan::days(1)).to_string();
+    let wrong_date = post(
+        &mut browser,
+        enrol(
+            person.citizen_number.as_str().into(),
+            person.name.as_str().into(),
+            other_day,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(wrong_date.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong_date = alert(&wrong_date.text().await.unwrap()).unwrap();
+    let other = synthetic_people(400).into_iter().last().unwrap();
+    let unknown = post(
+        &mut browser,
+        enrol(
+            other.citizen_number.as_str().into(),
+            other.name.as_str().into(),
+            other.birth_date.to_string(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alert(&unknown.text().await.unwrap()).unwrap(), wrong_date);
+    assert!(
+        app.store()
+            .oidc()
+            .find_account(find_id(&app, &person).await)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The right details, with the name in other case and spacing: enrolled, the secret shown.
+    let name = format!("  {}  ", person.name.as_str().to_uppercase());
+    let enrolled = post(
+        &mut browser,
+        enrol(
+            person.citizen_number.as_str().into(),
+            name.clone(),
+            birth.clone(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(enrolled.status(), StatusCode::CREATED);
+    let page = enrolled.text().await.unwrap();
+    let secret = page
+        .split("data-secret=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The secret shown is the one stored, sealed, with the account.
+    let account = app
+        .store()
+        .oidc()
+        .find_account(find_id(&app, &person).await)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = TotpSecret::from_bytes(account.totp_secret.unwrap()).unwrap();
+    assert_eq!(stored.base32().unwrap(), secret);
+    // Enrolling again is refused with the same words.
+    let again = post(
+        &mut browser,
+        enrol(person.citizen_number.as_str().into(), name, birth).await,
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alert(&again.text().await.unwrap()).unwrap(), wrong_date);
+
+    // Guessing a birth date: after five wrong ones, even the right one is refused for now.
+    let target = registered_adult(&app, 12).await;
+    for day in 1..=5 {
+        let guess = (target.birth_date.date() + jiff::ToSpan::days(day)).to_string();
+        let refused = post(
+            &mut browser,
+            enrol(
+                target.citizen_number.as_str().into(),
+                target.name.as_str().into(),
+                guess,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let right = post(
+        &mut browser,
+        enrol(
+            target.citizen_number.as_str().into(),
+            target.name.as_str().into(),
+            target.birth_date.to_string(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(right.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alert(&right.text().await.unwrap()).unwrap(), wrong_date);
+    assert!(
+        app.store()
+            .oidc()
+            .find_account(find_id(&app, &target).await)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn find_id(app: &TestApp, person: &dinhdanh_synth::SyntheticPerson) -> PersonId {
+    app.store()
+        .find_person_by_citizen_number(&person.citizen_number)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_without_telling_it_apart() {
+    let app = oidc_app().await;
+    let citizen = citizen(&app, 11, EidLevel::Level1).await;
+    let org = platform(&app, "0100000011", "Dịch Vụ Mười Một").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-eleven",
+        "https://eleven.example.vn/cb",
+        "openid verified",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let start = location(
+        &browser
+            .get(&authorize_query(&rp, "openid verified", &[]))
+            .await,
+    );
+    let login = location(&browser.get(&start).await);
+    let page = browser.get(&login).await.text().await.unwrap();
+    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
+    let attempt = |browser: &mut Browser, number: String, password: &'static str| {
+        let request = browser
+            .http
+            .post(browser.absolute("/login"))
+            .header("cookie", browser.cookie_header())
+            .form(&[
+                ("tx", tx.clone()),
+                ("csrf", csrf.clone()),
+                ("lang", "en".into()),
+                ("citizen_number", number),
+                ("password", password.into()),
+            ]);
+        async move { request.send().await.unwrap() }
+    };
+    let unknown = synthetic_people(400)
+        .into_iter()
+        .last()
+        .unwrap()
+        .citizen_number
+        .as_str()
+        .to_owned();
+    let nobody = attempt(&mut browser, unknown, "wrong password here").await;
+    assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+    let nobody = alert(&nobody.text().await.unwrap()).unwrap();
+    for _ in 0..5 {
+        let wrong = attempt(&mut browser, citizen.number.clone(), "wrong password here").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(alert(&wrong.text().await.unwrap()).unwrap(), nobody);
+    }
+    let account = app
+        .store()
+        .oidc()
+        .find_account(citizen.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        account
+            .locked_until
+            .is_some_and(|until| until > jiff::Timestamp::now())
+    );
+    // Locked: even the right password gets the same answer, and no second-factor step.
+    let right = attempt(&mut browser, citizen.number.clone(), PASSWORD).await;
+    assert_eq!(right.status(), StatusCode::UNAUTHORIZED);
+    assert!(right.headers().get(LOCATION).is_none());
+    assert_eq!(alert(&right.text().await.unwrap()).unwrap(), nobody);
+}

@@ -225,8 +225,8 @@ def main():
         session.register_client_auth_method(PrivateKeyJWT(metadata["revocation_endpoint"], alg=alg))
 
         def par_auth():
-            assertion = private_key_jwt_sign(client_key, settings["client_id"],
-                                             metadata["pushed_authorization_request_endpoint"], alg=alg)
+            # RFC 9126 §2: the issuer identifier is a valid audience at the PAR endpoint.
+            assertion = private_key_jwt_sign(client_key, settings["client_id"], issuer, alg=alg)
             return {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                     "client_assertion": assertion.decode() if isinstance(assertion, bytes) else assertion}, None
     else:

@@ -170,8 +170,7 @@ pub(crate) async fn push(
     }
     let mut form = FormPairs::parse(&body).map_err(OAuthError::invalid_request)?;
     let config = &state.oidc.config;
-    let client =
-        client_auth::authenticate(&state, &headers, &form, &config.endpoint(PAR_PATH)).await?;
+    let client = client_auth::authenticate(&state, &headers, &form).await?;
     if form.get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "request_uri may not be pushed (RFC 9126 §2.1)",

@@ -305,25 +305,28 @@ async fn login_page(
     pending_page(&state, &headers, query, pages::login).await
 }
 
-/// What a failed login attempt does to the account: counts it, and locks the account once
-/// the count passes the threshold.
-async fn count_failure(state: &AppState, person: PersonId) -> Result<FormError, StoreError> {
+/// Counts an attempt on an account before its secret is checked, so that parallel guesses
+/// cannot all slip in under the threshold: true if this attempt may go on. The attempt that
+/// reaches the threshold locks the account (doubling with each further one); a success
+/// clears both the count and the lock (`reset_failed_logins`).
+async fn count_attempt(state: &AppState, person: PersonId) -> Result<bool, StoreError> {
     let oidc = state.store.oidc();
-    let failures = oidc.record_failed_login(person).await?;
-    match state.oidc.config.lockout(failures) {
-        Some(duration) => {
-            let until = Timestamp::now()
-                + jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::MAX);
-            oidc.lock_account(person, until).await?;
-            tracing::info!(failures, "account locked after failed logins");
-            Ok(FormError::Locked)
-        }
-        None => Ok(FormError::BadCredentials),
+    let attempts = oidc.record_failed_login(person).await?;
+    let config = &state.oidc.config;
+    if let Some(duration) = config.lockout(attempts) {
+        let until = Timestamp::now()
+            + jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::MAX);
+        oidc.lock_account(person, until).await?;
+        tracing::info!(attempts, "account locked after failed logins");
     }
+    Ok(attempts <= config.max_failed_logins)
 }
 
-/// Argon2id takes tens of milliseconds and 64 MiB: off the async workers.
-async fn password_matches(stored: Option<String>, password: String) -> bool {
+/// Argon2id takes tens of milliseconds and 64 MiB: off the async workers, a few at a time.
+async fn password_matches(state: &AppState, stored: Option<String>, password: String) -> bool {
+    let Ok(_permit) = state.oidc.password_work.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&stored, &password).unwrap_or(false),
         None => {
@@ -401,33 +404,38 @@ async fn login(
     }
 }
 
-/// The person whose password this is, or why not. Unknown numbers and accounts cost the same
-/// hashing time as known ones, so timing tells nothing.
+/// The person whose password this is, or why not. Unknown numbers, missing accounts and
+/// locked accounts get the same answer after the same hashing time, so that neither the
+/// answer nor its timing tells whether a number has an account.
 async fn check_password(
     state: &AppState,
     number: &CitizenNumber,
     password: String,
 ) -> Result<Result<PersonId, FormError>, StoreError> {
+    let refused = Ok(Err(FormError::BadCredentials));
     let Some(person) = state.store.find_person_by_citizen_number(number).await? else {
-        password_matches(None, password).await;
-        return Ok(Err(FormError::BadCredentials));
+        password_matches(state, None, password).await;
+        return refused;
     };
     let oidc = state.store.oidc();
-    let Some(account) = oidc.find_account(person.id).await? else {
-        password_matches(None, password).await;
-        return Ok(Err(FormError::BadCredentials));
+    let account = oidc.find_account(person.id).await?;
+    let locked = account
+        .as_ref()
+        .and_then(|account| account.locked_until)
+        .is_some_and(|until| until > Timestamp::now());
+    let Some(account) = account.filter(|_| !locked) else {
+        password_matches(state, None, password).await;
+        return refused;
     };
-    if account
-        .locked_until
-        .is_some_and(|until| until > Timestamp::now())
+    if !count_attempt(state, person.id).await? {
+        password_matches(state, None, password).await;
+        return refused;
+    }
+    if !password_matches(state, Some(account.password_hash.clone()), password).await
+        || person.status != PersonStatus::Active
+        || account.totp_secret.is_none()
     {
-        return Ok(Err(FormError::Locked));
-    }
-    if !password_matches(Some(account.password_hash.clone()), password).await {
-        return Ok(Err(count_failure(state, person.id).await?));
-    }
-    if person.status != PersonStatus::Active || account.totp_secret.is_none() {
-        return Ok(Err(FormError::BadCredentials));
+        return refused;
     }
     Ok(Ok(person.id))
 }
@@ -516,7 +524,7 @@ async fn totp(
 }
 
 /// Checks a TOTP code: right for the current step (or the one before or after), and of a
-/// step not used before (RFC 6238 §5.2). A wrong code counts as a failed login.
+/// step not used before (RFC 6238 §5.2). Each code counts as an attempt until one succeeds.
 async fn check_second_factor(
     state: &AppState,
     person: PersonId,
@@ -529,6 +537,7 @@ async fn check_second_factor(
     if account
         .locked_until
         .is_some_and(|until| until > Timestamp::now())
+        || !count_attempt(state, person).await?
     {
         return Ok(Err(FormError::Locked));
     }
@@ -537,8 +546,7 @@ async fn check_second_factor(
     };
     let secret = TotpSecret::from_bytes(secret)?;
     let now = u64::try_from(Timestamp::now().as_second()).unwrap_or_default();
-    let step = secret.verify(code.trim(), now)?;
-    let accepted = match step {
+    let accepted = match secret.verify(code.trim(), now)? {
         Some(step) => {
             oidc.use_totp_step(person, i64::try_from(step).unwrap_or(i64::MAX))
                 .await?
@@ -546,10 +554,7 @@ async fn check_second_factor(
         None => false,
     };
     if !accepted {
-        return match count_failure(state, person).await? {
-            FormError::Locked => Ok(Err(FormError::Locked)),
-            _ => Ok(Err(FormError::BadCode)),
-        };
+        return Ok(Err(FormError::BadCode));
     }
     oidc.reset_failed_logins(person).await?;
     Ok(Ok(()))
@@ -603,22 +608,46 @@ async fn enrol(
     if form.get("password_again") != Some(password.as_str()) {
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::PasswordsDiffer);
     }
+    // Failures are counted per citizen number (by its keyed hash): the number gives away the
+    // birth year, so without a limit the birth date would be a year's worth of guesses.
+    let number_key = state
+        .store
+        .oidc()
+        .subject_key()
+        .index("oidc-enrolment-attempts", number.as_str().as_bytes());
+    let oidc = state.store.oidc();
+    if !state.oidc.enrolment_allowed(&number_key) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
+    }
     let person = match state.store.find_person_by_citizen_number(&number).await {
         Ok(found) => found,
         Err(err) => return page_error(ctx.lang, internal(&err)),
     };
-    let Some(person) = person.filter(|person| matches_registry(person, &name, &birth)) else {
+    // One answer for every refusal (no match, under 14, already enrolled), so that the form
+    // confirms nothing about a person to someone who does not already know it all.
+    let enrolled = match &person {
+        Some(person) => match oidc.find_account(person.id).await {
+            Ok(account) => account.is_some(),
+            Err(err) => return page_error(ctx.lang, internal(&err)),
+        },
+        None => false,
+    };
+    let Some(person) = person.filter(|person| {
+        matches_registry(person, &name, &birth)
+            && !enrolled
+            && AgeBracket::age_at(&person.personal.birth_date, Timestamp::now())
+                .is_some_and(|age| age >= MIN_ENROLMENT_AGE)
+    }) else {
+        state.oidc.enrolment_failed(&number_key);
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
     };
-    if AgeBracket::age_at(&person.personal.birth_date, Timestamp::now())
-        .is_none_or(|age| age < MIN_ENROLMENT_AGE)
-    {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::TooYoung);
-    }
     let Ok(secret) = TotpSecret::generate() else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
-    let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+    let hashed = match state.oidc.password_work.acquire().await {
+        Ok(_permit) => tokio::task::spawn_blocking(move || hash_password(&password)).await,
+        Err(_) => return page_error(ctx.lang, ErrorMessage::Internal),
+    };
     let Ok(Ok(password_hash)) = hashed else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
@@ -627,10 +656,10 @@ async fn enrol(
         password_hash,
         totp_secret: Some(zeroize::Zeroizing::new(secret.as_bytes().to_vec())),
     };
-    match state.store.oidc().insert_account(&account).await {
+    match oidc.insert_account(&account).await {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => {
-            return again(StatusCode::CONFLICT, FormError::AlreadyEnrolled);
+            return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
         }
         Err(err) => return page_error(ctx.lang, internal(&err)),
     }
@@ -733,11 +762,13 @@ async fn decide(
     let session = current_session(state, headers).await?.filter(|session| {
         // OIDC Core §3.1.2.1: `prompt=login` wants a login after this request arrived;
         // `max_age` bounds how old the login may be.
-        let fresh =
-            !request.prompt.login || session.auth_time.as_second() >= pending.interaction.arrived;
+        // `max_age=0` asks for a login after this request, like `prompt=login`.
+        let must_be_new = request.prompt.login || request.max_age == Some(0);
+        let fresh = !must_be_new || session.auth_time.as_second() >= pending.interaction.arrived;
         let young = request.max_age.is_none_or(|max| {
-            now.as_second() - session.auth_time.as_second()
-                <= i64::try_from(max).unwrap_or(i64::MAX)
+            max == 0
+                || now.as_second() - session.auth_time.as_second()
+                    <= i64::try_from(max).unwrap_or(i64::MAX)
         });
         fresh && young
     });
@@ -752,6 +783,12 @@ async fn decide(
     };
     if session.eid_level < request.min_level {
         tracing::info!("login refused: e-ID level below the client's minimum");
+        if request.prompt.none {
+            return Ok(redirect_error(
+                "interaction_required",
+                "the login's e-ID level is below what this client requires",
+            ));
+        }
         return Ok(Step::Refused(Refusal::Page(
             StatusCode::FORBIDDEN,
             ErrorMessage::LevelTooLow,

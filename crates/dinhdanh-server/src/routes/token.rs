@@ -45,7 +45,6 @@ async fn client_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    path: &str,
 ) -> Result<(Client, FormPairs), OAuthError> {
     if !is_form(headers) {
         return Err(OAuthError::invalid_request(
@@ -53,8 +52,7 @@ async fn client_form(
         ));
     }
     let form = FormPairs::parse(body).map_err(OAuthError::invalid_request)?;
-    let client =
-        client_auth::authenticate(state, headers, &form, &state.oidc.config.endpoint(path)).await?;
+    let client = client_auth::authenticate(state, headers, &form).await?;
     Ok((client, form))
 }
 
@@ -71,7 +69,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (client, form) = client_form(&state, &headers, &body, TOKEN_PATH).await?;
+    let (client, form) = client_form(&state, &headers, &body).await?;
     match form.get("grant_type") {
         Some("authorization_code") => exchange_code(&state, &client, &form).await,
         Some("refresh_token") => refresh(&state, &client, &form).await,
@@ -171,37 +169,36 @@ async fn refresh(
     let now = Timestamp::now();
     let oidc = state.store.oidc();
     let hash = TokenHash::of(presented);
-    // A refresh token of another client is refused before it is spent.
-    if let Some(found) = oidc.find_token(&hash).await?
-        && found.grant.grant.client_id != client.registration.id
-    {
-        return Err(OAuthError::invalid_grant("the refresh token is not valid"));
+    // Checked before the token is spent: another client's refresh token, and a `scope` that
+    // is malformed or wider than the grant.
+    let mut narrowed = None;
+    if let Some(found) = oidc.find_token(&hash).await? {
+        if found.grant.grant.client_id != client.registration.id {
+            return Err(OAuthError::invalid_grant("the refresh token is not valid"));
+        }
+        if let Some(scope) = form.get("scope") {
+            let invalid_scope =
+                |text: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", text);
+            let asked = Scopes::parse(scope).map_err(|_| invalid_scope("scope is malformed"))?;
+            let granted = Scopes::parse(&found.grant.grant.scopes)
+                .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
+            if !asked.is_subset(&granted) {
+                return Err(invalid_scope("a refresh may not widen the grant"));
+            }
+            // RFC 6749 §6: a narrower scope for this answer; the grant keeps its own.
+            narrowed = Some(scope.to_owned());
+        }
     }
     // OAuth 2.1 §6.1: refresh tokens rotate; presenting a used one revokes the grant.
     let redemption = oidc.redeem(TokenKind::Refresh, &hash, now).await?;
-    let Redemption::Redeemed(grant) = redemption else {
+    let Redemption::Redeemed(mut grant) = redemption else {
         if redemption == Redemption::Replayed {
             tracing::warn!("refresh token replayed: its grant is revoked");
         }
         return Err(redemption_error(&redemption, "refresh token"));
     };
-    if let Some(scope) = form.get("scope") {
-        let asked = Scopes::parse(scope).map_err(|_| {
-            OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                "scope is malformed",
-            )
-        })?;
-        let granted = Scopes::parse(&grant.grant.scopes)
-            .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
-        if !asked.is_subset(&granted) {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                "a refresh may not widen the grant",
-            ));
-        }
+    if let Some(scopes) = narrowed {
+        grant.grant.scopes = scopes;
     }
     issue(state, client, &grant, now).await
 }
@@ -391,7 +388,8 @@ pub(crate) async fn userinfo(
         .oidc()
         .find_client(&found.grant.grant.client_id)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("the access token's client is gone"))?;
+        .filter(|client| client.disabled_at.is_none())
+        .ok_or_else(|| OAuthError::invalid_token("the access token's client is disabled"))?;
     let Some((scopes, claims)) = released(&state, &client, &found.grant, now).await? else {
         return Err(OAuthError::invalid_token(
             "the person's record no longer allows it",
@@ -422,7 +420,7 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (client, form) = client_form(&state, &headers, &body, REVOCATION_PATH).await?;
+    let (client, form) = client_form(&state, &headers, &body).await?;
     let presented = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
