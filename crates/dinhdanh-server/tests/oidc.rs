@@ -38,22 +38,8 @@ struct Citizen {
 
 /// Registers the `index`-th adult of the synthetic population and gives them an account.
 async fn citizen(app: &TestApp, index: usize, level: EidLevel) -> Citizen {
-    let today = jiff::Timestamp::now();
-    let person = synthetic_people(400)
-        .into_iter()
-        .filter(|p| {
-            p.status == PersonStatus::Active
-                && AgeBracket::age_at(&p.birth_date, today).is_some_and(|age| age >= 18)
-        })
-        .nth(index)
-        .unwrap();
-    let created = expect_json(
-        app.post(&app.writer, "/v1/persons", &person_body(&person))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let id: PersonId = created["id"].as_str().unwrap().parse().unwrap();
+    let person = registered_adult(app, index).await;
+    let id = find_id(app, &person).await;
     if level == EidLevel::Level2 {
         app.store()
             .update_person(
