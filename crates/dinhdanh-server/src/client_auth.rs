@@ -56,7 +56,7 @@ fn refused(reason: &str) -> OAuthError {
 }
 
 async fn usable_client(state: &AppState, id: &str) -> Result<Client, OAuthError> {
-    match state.store.oidc().find_client(id).await? {
+    match state.oidc.client(state.store.as_ref(), id).await? {
         Some(client) if client.disabled_at.is_none() => Ok(client),
         Some(_) => Err(refused("client disabled")),
         None => Err(refused("unknown client")),

@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dinhdanh_crypto::jose::Jwk;
 use dinhdanh_crypto::{BlindIndexKey, SignatureAlgorithm, SigningKey, constant_time_eq};
-use dinhdanh_store::{RegistryStore, SigningKeyState, StoreError};
+use dinhdanh_store::{Client, RegistryStore, SigningKeyState, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The algorithms the provider signs ID tokens with; a client chooses one at registration.
@@ -95,6 +95,10 @@ impl OidcConfig {
     }
 }
 
+/// How long a client stays cached: disabling a client or changing its keys takes effect on
+/// every node within this time.
+const CLIENT_CACHE: Duration = Duration::from_secs(10);
+
 /// How long a signing key stays cached. Keys are published as `next` for longer than this
 /// before they sign, so a rotation reaches every node before relying parties need it.
 const KEY_CACHE: Duration = Duration::from_secs(60);
@@ -106,6 +110,7 @@ pub(crate) struct Provider {
     assertions: Mutex<HashMap<String, i64>>,
     attempts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     enrolments: Mutex<HashMap<[u8; 32], (Instant, u32)>>,
+    clients: Mutex<HashMap<String, (Instant, Client)>>,
     /// Argon2id runs take 64 MiB each: at most this many at once.
     pub(crate) password_work: tokio::sync::Semaphore,
 }
@@ -125,6 +130,7 @@ impl Provider {
             assertions: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
             enrolments: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
             password_work: tokio::sync::Semaphore::new(4),
         }
     }
@@ -183,6 +189,33 @@ impl Provider {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(alg, (Instant::now(), jwk.clone()));
         Ok(jwk)
+    }
+
+    /// A registered client, as the store held it at most [`CLIENT_CACHE`] ago: the token
+    /// endpoint reads its client on every request.
+    pub(crate) async fn client(
+        &self,
+        store: &dyn RegistryStore,
+        id: &str,
+    ) -> Result<Option<Client>, StoreError> {
+        if let Some((at, client)) = self
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            && at.elapsed() < CLIENT_CACHE
+        {
+            return Ok(Some(client.clone()));
+        }
+        let found = store.oidc().find_client(id).await?;
+        if let Some(client) = &found {
+            let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+            if clients.len() > 10_000 {
+                clients.retain(|_, (at, _)| at.elapsed() < CLIENT_CACHE);
+            }
+            clients.insert(id.to_owned(), (Instant::now(), client.clone()));
+        }
+        Ok(found)
     }
 
     /// Records a client assertion's `jti` until `exp`; false if it was seen before (RFC 7523

@@ -972,19 +972,29 @@ impl OidcStore for SqlOidcStore {
         released: String,
     ) -> Result<Disclosed<String>, StoreError> {
         let records = self.log.prepare_records(std::slice::from_ref(disclosure))?;
+        let (first, rest) = tokens
+            .split_first()
+            .ok_or(StoreError::Corrupt("no token to issue"))?;
         let mut tx = self.pool.begin().await?;
-        // Locks the grant row against a concurrent revocation until the tokens are in.
+        // The first token goes in only while the grant is live: one statement for the check
+        // and the insert. A revocation that commits after it still revokes these tokens, since
+        // every use of a token reads its grant.
         let live = sqlx::query(
-            "UPDATE oidc_grants SET revoked_at = revoked_at WHERE id = $1 AND revoked_at IS NULL",
+            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
+             SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
         )
+        .bind(first.hash.as_bytes().to_vec())
         .bind(grant.to_string())
+        .bind(first.kind.as_str())
+        .bind(first.expires_at.as_microsecond())
         .execute(&mut *tx)
-        .await?
+        .await
+        .map_err(|err| classify(err, "token", "grant"))?
         .rows_affected();
         if live == 0 {
             return Err(StoreError::NotFound("grant"));
         }
-        insert_tokens(&mut tx, grant, tokens).await?;
+        insert_tokens(&mut tx, grant, rest).await?;
         self.log.insert_records(&mut tx, &records).await?;
         tx.commit().await?;
         self.log.note_recorded(records.len());
