@@ -3,15 +3,13 @@
 //! The CLI (`dinhdanh clients create`) and the admin API pass the same [`ClientRegistration`];
 //! the server stores what [`ClientRegistration::validate`] returns.
 
-use dinhdanh_core::EidLevel;
+use dinhdanh_core::{DISPLAY_NAME_MAX_CHARS, EidLevel, display_name};
 use dinhdanh_crypto::SignatureAlgorithm;
 use dinhdanh_crypto::jose::Jwks;
 
 use crate::client::{ClientError, ClientId, ClientPolicy, RedirectUri, SectorIdentifier};
 use crate::scope::{Scope, Scopes};
 
-/// The longest client name.
-const NAME_MAX_CHARS: usize = 200;
 /// The most redirect URIs a client may register.
 const MAX_REDIRECT_URIS: usize = 20;
 
@@ -31,7 +29,7 @@ pub enum RegistrationError {
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The name is empty, too long or has control characters.
-    #[error("name: must be 1 to {NAME_MAX_CHARS} printable characters")]
+    #[error("name: must be 1 to {DISPLAY_NAME_MAX_CHARS} printable characters")]
     Name,
     /// Too many redirect URIs.
     #[error("redirect_uris: at most {MAX_REDIRECT_URIS}")]
@@ -107,13 +105,7 @@ impl ClientRegistration {
     /// Checks every field.
     pub fn validate(&self) -> Result<ValidRegistration, RegistrationError> {
         let id = ClientId::new(&self.client_id)?;
-        let name = self.name.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty()
-            || name.chars().count() > NAME_MAX_CHARS
-            || name.chars().any(char::is_control)
-        {
-            return Err(RegistrationError::Name);
-        }
+        let name = display_name(&self.name).ok_or(RegistrationError::Name)?;
         if self.redirect_uris.len() > MAX_REDIRECT_URIS {
             return Err(RegistrationError::TooManyRedirectUris);
         }

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dinhdanh_core::{OrganisationKind, TaxCode};
+use dinhdanh_core::{DISPLAY_NAME_MAX_CHARS, OrganisationKind, TaxCode, display_name};
 use dinhdanh_store::{NewOrganisation, Organisation, OrganisationId, OrganisationUpdate};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,8 +14,6 @@ use crate::AppState;
 use crate::extract::{ApiJson, Authorized, PathId, Reader, Writer};
 use crate::problem::Problem;
 use crate::routes::rfc3339;
-
-const NAME_MAX_CHARS: usize = 200;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -82,18 +80,13 @@ impl From<&Organisation> for OrganisationResponse {
 }
 
 fn organisation_name(raw: &str) -> Result<String, Problem> {
-    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty()
-        || name.chars().count() > NAME_MAX_CHARS
-        || name.chars().any(char::is_control)
-    {
-        return Err(Problem::unprocessable(
+    display_name(raw).ok_or_else(|| {
+        Problem::unprocessable(
             "organisation-name",
-            format!("name: must be 1 to {NAME_MAX_CHARS} printable characters"),
+            format!("name: must be 1 to {DISPLAY_NAME_MAX_CHARS} printable characters"),
         )
-        .with_field("name"));
-    }
-    Ok(name)
+        .with_field("name")
+    })
 }
 
 /// Register an organisation.
