@@ -263,6 +263,54 @@ fn tokens_and_seed_commands_work_and_reseeding_is_refused() {
     assert!(!ok && err.contains("ML-DSA-65"), "{err}");
     let (ok, list, _) = run(&["keys", "list"]);
     assert!(ok && list.lines().count() == 4, "{list}");
+    // Relying parties: registered for a seeded platform, listed without their secret; a
+    // plain-http redirect URI off loopback is one clear line and writes nothing.
+    let platform = dinhdanh_synth::organisations(5)
+        .into_iter()
+        .find(|o| o.kind == dinhdanh_core::OrganisationKind::Platform)
+        .unwrap();
+    let tax_code = platform.tax_code.as_str();
+    let (ok, out, err) = run(&[
+        "clients",
+        "create",
+        "--organisation",
+        tax_code,
+        "--client-id",
+        "rp-cli",
+        "--name",
+        "Ứng dụng thử",
+        "--redirect-uri",
+        "https://rp.example.vn/cb",
+        "--client-secret-basic",
+    ]);
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["client_id"], "rp-cli");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let (ok, _, err) = run(&[
+        "clients",
+        "create",
+        "--organisation",
+        tax_code,
+        "--client-id",
+        "rp-bad",
+        "--name",
+        "Sai",
+        "--redirect-uri",
+        "http://rp.example.vn/cb",
+        "--client-secret-basic",
+    ]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("redirect"), "{err}");
+    let (ok, list, _) = run(&["clients", "list"]);
+    assert!(ok);
+    assert!(
+        list.contains("rp-cli") && !list.contains("rp-bad"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret), "a listing never shows a secret");
+
     let (ok, out, _) = run(&["data-key", "rotate"]);
     assert!(ok, "{out}");
     let (ok, out, _) = run(&["migrate"]);
