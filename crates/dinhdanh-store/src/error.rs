@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// A write shared with other requests (a batch) failed; the text is the batch's error.
+    #[error("batched write: {0}")]
+    Batch(String),
     /// A migration failed.
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::disclosure::{Disclosed, NewDisclosure};
 use crate::error::classify;
 use crate::keys::Keyring;
-use crate::log::SqlDisclosureLog;
+use crate::log::{PreparedRecord, SqlDisclosureLog};
 use crate::model::{OrganisationId, PersonId};
 use crate::sql::{now_micros, optional_time, timestamp as time};
 use crate::{DisclosureId, StoreError};
@@ -395,8 +395,8 @@ pub trait OidcStore: Send + Sync + 'static {
     ) -> Result<Redemption, StoreError>;
 
     /// Records the tokens issued on a grant and the disclosure of what they release, in one
-    /// transaction, and hands back `released` as disclosed. A revoked or unknown grant is
-    /// `NotFound("grant")` and nothing is written.
+    /// transaction (shared with other issues in flight), and hands back `released` as
+    /// disclosed. A revoked or unknown grant is `NotFound("grant")` and nothing is written.
     async fn issue_tokens(
         &self,
         grant: GrantId,
@@ -506,11 +506,111 @@ pub(crate) struct SqlOidcStore {
     pool: AnyPool,
     keys: Arc<Keyring>,
     log: Arc<SqlDisclosureLog>,
+    /// The token writer's queue (see [`token_writer`]).
+    issues: tokio::sync::mpsc::Sender<IssueJob>,
+}
+
+/// The most token issues committed in one transaction.
+const ISSUE_BATCH: usize = 64;
+
+/// Tokens to record for a grant with the disclosure records of what they release, and where
+/// to say whether the grant was live.
+struct IssueJob {
+    grant: GrantId,
+    tokens: Vec<NewToken>,
+    records: Vec<PreparedRecord>,
+    reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+}
+
+/// Commits the token issues of concurrent requests together: each transaction takes every
+/// issue waiting (up to [`ISSUE_BATCH`]), so that under load the statements that open and
+/// commit a transaction and insert the disclosure records are shared, and SQLite's single
+/// writer is asked once per batch instead of once per token request (group commit). An issue
+/// whose grant was revoked writes nothing and is answered `false`; a failed transaction fails
+/// every issue in it, and none of them wrote anything.
+async fn token_writer(
+    pool: AnyPool,
+    log: Arc<SqlDisclosureLog>,
+    mut jobs: tokio::sync::mpsc::Receiver<IssueJob>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < ISSUE_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_issues(&pool, &log, &mut batch).await {
+            Ok(live) => {
+                for (job, live) in batch.into_iter().zip(live) {
+                    // A caller that went away needs no answer.
+                    let _ = job.reply.send(Ok(live));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, issues = batch.len(), "token issue batch failed");
+                let text = err.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(text.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_issues(
+    pool: &AnyPool,
+    log: &SqlDisclosureLog,
+    batch: &mut [IssueJob],
+) -> Result<Vec<bool>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut live = Vec::with_capacity(batch.len());
+    let mut records = Vec::new();
+    for job in batch.iter_mut() {
+        let (first, rest) = job
+            .tokens
+            .split_first()
+            .ok_or(StoreError::Corrupt("no token to issue"))?;
+        // The first token goes in only while the grant is live: one statement for the check
+        // and the insert. A revocation that commits after it still revokes these tokens,
+        // since every use of a token reads its grant.
+        let inserted = sqlx::query(
+            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
+             SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(first.hash.as_bytes().to_vec())
+        .bind(job.grant.to_string())
+        .bind(first.kind.as_str())
+        .bind(first.expires_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "token", "grant"))?
+        .rows_affected();
+        if inserted == 0 {
+            live.push(false);
+            continue;
+        }
+        insert_tokens(&mut tx, job.grant, rest).await?;
+        records.append(&mut job.records);
+        live.push(true);
+    }
+    log.insert_records(&mut tx, &records).await?;
+    tx.commit().await?;
+    log.note_recorded(records.len());
+    Ok(live)
 }
 
 impl SqlOidcStore {
     pub(crate) fn new(pool: AnyPool, keys: Arc<Keyring>, log: Arc<SqlDisclosureLog>) -> Self {
-        Self { pool, keys, log }
+        let (issues, queue) = tokio::sync::mpsc::channel(4 * ISSUE_BATCH);
+        tokio::spawn(token_writer(pool.clone(), Arc::clone(&log), queue));
+        Self {
+            pool,
+            keys,
+            log,
+            issues,
+        }
     }
 
     async fn pending(
@@ -972,37 +1072,24 @@ impl OidcStore for SqlOidcStore {
         released: String,
     ) -> Result<Disclosed<String>, StoreError> {
         let records = self.log.prepare_records(std::slice::from_ref(disclosure))?;
-        let (first, rest) = tokens
-            .split_first()
-            .ok_or(StoreError::Corrupt("no token to issue"))?;
-        let mut tx = self.pool.begin().await?;
-        // The first token goes in only while the grant is live: one statement for the check
-        // and the insert. A revocation that commits after it still revokes these tokens, since
-        // every use of a token reads its grant.
-        let live = sqlx::query(
-            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
-             SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(first.hash.as_bytes().to_vec())
-        .bind(grant.to_string())
-        .bind(first.kind.as_str())
-        .bind(first.expires_at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(|err| classify(err, "token", "grant"))?
-        .rows_affected();
-        if live == 0 {
-            return Err(StoreError::NotFound("grant"));
-        }
-        insert_tokens(&mut tx, grant, rest).await?;
-        self.log.insert_records(&mut tx, &records).await?;
-        tx.commit().await?;
-        self.log.note_recorded(records.len());
         let id = records
             .first()
-            .map(|record| record.id())
+            .map(PreparedRecord::id)
             .ok_or(StoreError::Corrupt("disclosure id"))?;
-        Ok(Disclosed::recorded(released, id))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IssueJob {
+            grant,
+            tokens: tokens.to_vec(),
+            records,
+            reply,
+        };
+        let stopped = || StoreError::Batch("the token writer has stopped".to_owned());
+        self.issues.send(job).await.map_err(|_| stopped())?;
+        match answer.await.map_err(|_| stopped())? {
+            Ok(true) => Ok(Disclosed::recorded(released, id)),
+            Ok(false) => Err(StoreError::NotFound("grant")),
+            Err(cause) => Err(StoreError::Batch(cause)),
+        }
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<FoundToken>, StoreError> {
