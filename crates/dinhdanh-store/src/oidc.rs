@@ -507,41 +507,55 @@ pub(crate) struct SqlOidcStore {
     keys: Arc<Keyring>,
     log: Arc<SqlDisclosureLog>,
     /// The token writer's queue (see [`token_writer`]).
-    issues: tokio::sync::mpsc::Sender<IssueJob>,
+    token_writes: tokio::sync::mpsc::Sender<TokenWrite>,
 }
 
-/// The most token issues committed in one transaction.
-const ISSUE_BATCH: usize = 64;
+/// The most token writes committed in one transaction.
+const WRITE_BATCH: usize = 64;
 
-/// Tokens to record for a grant with the disclosure records of what they release, and where
-/// to say whether the grant was live.
-struct IssueJob {
-    grant: GrantId,
-    tokens: Vec<NewToken>,
-    records: Vec<PreparedRecord>,
+/// A write of the token endpoint, and where to say how it went.
+struct TokenWrite {
+    job: TokenJob,
     reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
 }
 
-/// Commits the token issues of concurrent requests together: each transaction takes every
-/// issue waiting (up to [`ISSUE_BATCH`]), so that under load the statements that open and
+/// What a token write does.
+enum TokenJob {
+    /// Marks a single-use token used, if it is unused and unexpired at `now`: the answer says
+    /// whether this write claimed it.
+    Claim {
+        kind: TokenKind,
+        hash: TokenHash,
+        now: Timestamp,
+    },
+    /// Records tokens for a grant with the disclosure records of what they release: the
+    /// answer says whether the grant was live (if not, nothing is written).
+    Issue {
+        grant: GrantId,
+        tokens: Vec<NewToken>,
+        records: Vec<PreparedRecord>,
+    },
+}
+
+/// Commits the token writes of concurrent requests together: each transaction takes every
+/// write waiting (up to [`WRITE_BATCH`]), so that under load the statements that open and
 /// commit a transaction and insert the disclosure records are shared, and SQLite's single
-/// writer is asked once per batch instead of once per token request (group commit). An issue
-/// whose grant was revoked writes nothing and is answered `false`; a failed transaction fails
-/// every issue in it, and none of them wrote anything.
+/// writer is asked once per batch instead of twice per token request (group commit). A failed
+/// transaction fails every write in it, and none of them took effect.
 async fn token_writer(
     pool: AnyPool,
     log: Arc<SqlDisclosureLog>,
-    mut jobs: tokio::sync::mpsc::Receiver<IssueJob>,
+    mut jobs: tokio::sync::mpsc::Receiver<TokenWrite>,
 ) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
-        while batch.len() < ISSUE_BATCH {
+        while batch.len() < WRITE_BATCH {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        match write_issues(&pool, &log, &mut batch).await {
+        match write_batch(&pool, &log, &mut batch).await {
             Ok(live) => {
                 for (job, live) in batch.into_iter().zip(live) {
                     // A caller that went away needs no answer.
@@ -549,7 +563,7 @@ async fn token_writer(
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, issues = batch.len(), "token issue batch failed");
+                tracing::error!(error = %err, writes = batch.len(), "token write batch failed");
                 let text = err.to_string();
                 for job in batch {
                     let _ = job.reply.send(Err(text.clone()));
@@ -559,57 +573,92 @@ async fn token_writer(
     }
 }
 
-async fn write_issues(
+async fn write_batch(
     pool: &AnyPool,
     log: &SqlDisclosureLog,
-    batch: &mut [IssueJob],
+    batch: &mut [TokenWrite],
 ) -> Result<Vec<bool>, StoreError> {
     let mut tx = pool.begin().await?;
-    let mut live = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
     let mut records = Vec::new();
-    for job in batch.iter_mut() {
-        let (first, rest) = job
-            .tokens
-            .split_first()
-            .ok_or(StoreError::Corrupt("no token to issue"))?;
-        // The first token goes in only while the grant is live: one statement for the check
-        // and the insert. A revocation that commits after it still revokes these tokens,
-        // since every use of a token reads its grant.
-        let inserted = sqlx::query(
-            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
-             SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(first.hash.as_bytes().to_vec())
-        .bind(job.grant.to_string())
-        .bind(first.kind.as_str())
-        .bind(first.expires_at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(|err| classify(err, "token", "grant"))?
-        .rows_affected();
-        if inserted == 0 {
-            live.push(false);
-            continue;
-        }
-        insert_tokens(&mut tx, job.grant, rest).await?;
-        records.append(&mut job.records);
-        live.push(true);
+    for write in batch.iter_mut() {
+        let outcome = match &mut write.job {
+            TokenJob::Claim { kind, hash, now } => {
+                // The conditional update is the single point of decision: of two concurrent
+                // redeemers, exactly one sees a row change.
+                sqlx::query(
+                    "UPDATE oidc_tokens SET used_at = $1 \
+                     WHERE token_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
+                )
+                .bind(now.as_microsecond())
+                .bind(hash.as_bytes().to_vec())
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+            TokenJob::Issue {
+                grant,
+                tokens,
+                records: issued,
+            } => {
+                let (first, rest) = tokens
+                    .split_first()
+                    .ok_or(StoreError::Corrupt("no token to issue"))?;
+                // The first token goes in only while the grant is live: one statement for the
+                // check and the insert. A revocation that commits after it still revokes these
+                // tokens, since every use of a token reads its grant.
+                let inserted = sqlx::query(
+                    "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
+                     SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(first.hash.as_bytes().to_vec())
+                .bind(grant.to_string())
+                .bind(first.kind.as_str())
+                .bind(first.expires_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| classify(err, "token", "grant"))?
+                .rows_affected();
+                if inserted == 1 {
+                    insert_tokens(&mut tx, *grant, rest).await?;
+                    records.append(issued);
+                }
+                inserted == 1
+            }
+        };
+        outcomes.push(outcome);
     }
     log.insert_records(&mut tx, &records).await?;
     tx.commit().await?;
     log.note_recorded(records.len());
-    Ok(live)
+    Ok(outcomes)
 }
 
 impl SqlOidcStore {
+    /// Hands a write to the token writer and waits for its commit.
+    async fn write_tokens(&self, job: TokenJob) -> Result<bool, StoreError> {
+        let stopped = || StoreError::Batch("the token writer has stopped".to_owned());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.token_writes
+            .send(TokenWrite { job, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(StoreError::Batch)
+    }
+
     pub(crate) fn new(pool: AnyPool, keys: Arc<Keyring>, log: Arc<SqlDisclosureLog>) -> Self {
-        let (issues, queue) = tokio::sync::mpsc::channel(4 * ISSUE_BATCH);
+        let (token_writes, queue) = tokio::sync::mpsc::channel(4 * WRITE_BATCH);
         tokio::spawn(token_writer(pool.clone(), Arc::clone(&log), queue));
         Self {
             pool,
             keys,
             log,
-            issues,
+            token_writes,
         }
     }
 
@@ -1016,21 +1065,14 @@ impl OidcStore for SqlOidcStore {
         hash: &TokenHash,
         now: Timestamp,
     ) -> Result<Redemption, StoreError> {
-        let now_us = now.as_microsecond();
+        let claimed = self
+            .write_tokens(TokenJob::Claim {
+                kind,
+                hash: *hash,
+                now,
+            })
+            .await?;
         let hash = hash.as_bytes().to_vec();
-        // The conditional update is the single point of decision: of two concurrent redeemers,
-        // exactly one sees a row change.
-        let claimed = sqlx::query(
-            "UPDATE oidc_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now_us)
-        .bind(hash.clone())
-        .bind(kind.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
         let sql = format!(
             "SELECT t.expires_at, t.used_at, {GRANT_COLUMNS} FROM oidc_tokens t \
              JOIN oidc_grants g ON g.id = t.grant_id WHERE t.token_hash = $1 AND t.kind = $2"
@@ -1076,19 +1118,17 @@ impl OidcStore for SqlOidcStore {
             .first()
             .map(PreparedRecord::id)
             .ok_or(StoreError::Corrupt("disclosure id"))?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = IssueJob {
-            grant,
-            tokens: tokens.to_vec(),
-            records,
-            reply,
-        };
-        let stopped = || StoreError::Batch("the token writer has stopped".to_owned());
-        self.issues.send(job).await.map_err(|_| stopped())?;
-        match answer.await.map_err(|_| stopped())? {
-            Ok(true) => Ok(Disclosed::recorded(released, id)),
-            Ok(false) => Err(StoreError::NotFound("grant")),
-            Err(cause) => Err(StoreError::Batch(cause)),
+        let live = self
+            .write_tokens(TokenJob::Issue {
+                grant,
+                tokens: tokens.to_vec(),
+                records,
+            })
+            .await?;
+        if live {
+            Ok(Disclosed::recorded(released, id))
+        } else {
+            Err(StoreError::NotFound("grant"))
         }
     }
 
