@@ -760,19 +760,33 @@ pub(crate) fn consent(
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage {
+struct ErrorPage<'a> {
     page: Layout<'static>,
     heading: &'static str,
     explanation: &'static str,
+    /// Where "back to the service" goes, when the service may be told (its redirect URI
+    /// with an OAuth error).
+    back: Option<&'a str>,
+    back_label: &'static str,
 }
 
 /// A page that tells the person what went wrong and what to do.
 pub(crate) fn error(lang: Lang, message: ErrorMessage) -> String {
+    error_with_return(lang, message, None)
+}
+
+/// An error page with a link back to the service that asked, which tells it why.
+pub(crate) fn error_with_return(lang: Lang, message: ErrorMessage, back: Option<&str>) -> String {
     let (heading, explanation) = message.text(lang);
     render(&ErrorPage {
         page: Layout::new(lang, heading, "", false),
         heading,
         explanation,
+        back,
+        back_label: match lang {
+            Lang::Vi => "Quay lại dịch vụ",
+            Lang::En => "Back to the service",
+        },
     })
 }
 

@@ -761,6 +761,14 @@ async fn the_provider_refuses_what_it_must() {
     let page = browser.get(&consent).await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(page.headers().get(LOCATION).is_none());
+    // The page offers a way back that tells the client why, and carries no code.
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("href=\"https://level2.example.vn/cb?error=access_denied")
+            && page.contains("state=st-1"),
+        "{page}"
+    );
+    assert!(!page.contains("code="), "{page}");
 
     // An ID token re-signed with another algorithm or `none` fails against the JWKS.
     let claims = verified_id_token(&app, first["id_token"].as_str().unwrap()).await;

@@ -89,16 +89,31 @@ pub(crate) fn error_redirect(
     code: &str,
     description: &str,
 ) -> Response {
+    see_other(&error_url(issuer, redirect_uri, state, code, description))
+}
+
+/// The client's redirect URI carrying an error (RFC 6749 §4.1.2.1, RFC 9207 `iss`).
+pub(crate) fn error_url(
+    issuer: &str,
+    redirect_uri: &RedirectUri,
+    state: Option<&str>,
+    code: &str,
+    description: &str,
+) -> String {
     let mut pairs = vec![("error", code), ("error_description", description)];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
     pairs.push(("iss", issuer));
-    redirect_to_client(redirect_uri, &pairs)
+    client_url(redirect_uri, &pairs)
 }
 
 /// A 303 to the client's redirect URI with `pairs` added to its query.
 pub(crate) fn redirect_to_client(redirect_uri: &RedirectUri, pairs: &[(&str, &str)]) -> Response {
+    see_other(&client_url(redirect_uri, pairs))
+}
+
+fn client_url(redirect_uri: &RedirectUri, pairs: &[(&str, &str)]) -> String {
     let mut target = redirect_uri.as_str().to_owned();
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs {
@@ -106,7 +121,7 @@ pub(crate) fn redirect_to_client(redirect_uri: &RedirectUri, pairs: &[(&str, &st
     }
     target.push(if target.contains('?') { '&' } else { '?' });
     target.push_str(&query.finish());
-    see_other(&target)
+    target
 }
 
 /// A 303 See Other to `location`, not cached.
@@ -265,8 +280,7 @@ pub(crate) async fn authorize(
     let lang = Lang::negotiate(pairs.get("ui_locales").map(first_locale), accept);
     match start(&state, &pairs).await {
         Ok(tx) => see_other(&format!("/consent?tx={tx}&lang={}", lang.code())),
-        Err(Refusal::Page(status, message)) => error_page(lang, status, message),
-        Err(Refusal::Redirect(response)) => response,
+        Err(refusal) => refusal_response(lang, refusal),
     }
 }
 
@@ -279,8 +293,21 @@ fn first_locale(locales: &str) -> &str {
 pub(crate) enum Refusal {
     /// Shown to the person.
     Page(StatusCode, ErrorMessage),
+    /// Shown to the person, with a link back to the client that tells it the error.
+    PageWithReturn(StatusCode, ErrorMessage, String),
     /// Sent back to the client.
     Redirect(Response),
+}
+
+/// The answer to a refused request: a page, a page with a way back, or a redirect.
+pub(crate) fn refusal_response(lang: Lang, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(status, message) => error_page(lang, status, message),
+        Refusal::PageWithReturn(status, message, back) => {
+            html(status, pages::error_with_return(lang, message, Some(&back)))
+        }
+        Refusal::Redirect(response) => response,
+    }
 }
 
 impl From<dinhdanh_store::StoreError> for Refusal {

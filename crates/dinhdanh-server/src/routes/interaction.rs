@@ -31,8 +31,8 @@ use crate::AppState;
 use crate::pages::{self, ErrorMessage, Form, FormError, Lang, Requester};
 use crate::provider::{ClientAddress, FormPairs, csrf_matches, csrf_token, random_reference};
 use crate::routes::authorize::{
-    Interaction, Refusal, client_policy, error_page, error_redirect, html, redirect_to_client,
-    refuse, seconds, see_other,
+    Interaction, Refusal, client_policy, error_page, error_redirect, error_url, html,
+    redirect_to_client, refusal_response, refuse, seconds, see_other,
 };
 
 pub(crate) fn router() -> Router<AppState> {
@@ -504,8 +504,13 @@ async fn totp(
         auth_time: now,
         expires_at: now + seconds(config.session_ttl_seconds),
     };
+    let previous = read_cookie(&headers, SESSION_COOKIE);
     let started = async {
         oidc.delete_session(&second_factor_hash(&reference)).await?;
+        // A new login ends the browser's earlier session, if it had one.
+        if let Some(previous) = &previous {
+            oidc.delete_session(&TokenHash::of(previous)).await?;
+        }
         oidc.insert_session(&TokenHash::of(&session_reference), &session)
             .await
     };
@@ -789,9 +794,18 @@ async fn decide(
                 "the login's e-ID level is below what this client requires",
             ));
         }
-        return Ok(Step::Refused(Refusal::Page(
+        // The person learns why, and may go back to the client, which then learns it too.
+        let back = error_url(
+            &state.oidc.config.issuer,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            "access_denied",
+            "this client requires a higher e-ID level than the login's",
+        );
+        return Ok(Step::Refused(Refusal::PageWithReturn(
             StatusCode::FORBIDDEN,
             ErrorMessage::LevelTooLow,
+            back,
         )));
     }
     let asked = asked_scopes(&request.scopes);
@@ -866,13 +880,6 @@ async fn pending_taken(state: &AppState, ctx: &PageContext) -> Result<(), Box<Re
     match pending(state, &ctx.tx, true).await {
         Ok(_) => Ok(()),
         Err(message) => Err(Box::new(page_error(ctx.lang, message))),
-    }
-}
-
-fn refusal_response(lang: Lang, refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::Page(status, message) => error_page(lang, status, message),
-        Refusal::Redirect(response) => response,
     }
 }
 
