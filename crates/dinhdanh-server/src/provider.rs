@@ -58,6 +58,10 @@ pub struct OidcConfig {
     pub lockout_seconds: u64,
     /// Login and enrolment attempts one address may make per minute. Default 30.
     pub attempts_per_address_per_minute: u32,
+    /// Addresses of reverse proxies that terminate TLS in front of this node. A request from
+    /// one of them is counted under the last address its `X-Forwarded-For` names that is not
+    /// a trusted proxy itself; from anyone else the header is ignored. Default none.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for OidcConfig {
@@ -73,6 +77,7 @@ impl Default for OidcConfig {
             max_failed_logins: 5,
             lockout_seconds: 60,
             attempts_per_address_per_minute: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -447,20 +452,59 @@ impl IntoResponse for OAuthError {
     }
 }
 
-/// The peer's address when the server knows it (plain HTTP with connection info); `None`
-/// behind a TLS listener without it, where only the per-account limits apply.
+/// The address a request comes from, for the login throttle: the peer's, or behind a
+/// trusted proxy the client's as the proxy reports it. `None` when the server has no
+/// connection information (only the per-account limits apply then).
 pub(crate) struct ClientAddress(pub(crate) Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl ClientAddress {
+    /// `X-Forwarded-For` (the de facto form of RFC 7239's `for=`) lists the client, then each
+    /// proxy that passed the request on; the last entry that is not one of ours is the client.
+    fn resolve(
+        peer: Option<IpAddr>,
+        forwarded: Option<&str>,
+        trusted: &[IpAddr],
+    ) -> Option<IpAddr> {
+        let peer = peer?;
+        if !trusted.contains(&peer) {
+            return Some(peer);
+        }
+        let Some(forwarded) = forwarded else {
+            return Some(peer);
+        };
+        let mut hops = forwarded.split(',').rev();
+        for hop in &mut hops {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(address) if trusted.contains(&address) => continue,
+                Ok(address) => return Some(address),
+                // An entry that is not an address: stop at the last proxy we trust.
+                Err(_) => return Some(peer),
+            }
+        }
+        Some(peer)
+    }
+}
+
+impl FromRequestParts<crate::AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok());
+        Ok(Self(Self::resolve(
+            peer,
+            forwarded,
+            &state.oidc.config.trusted_proxies,
+        )))
     }
 }
 
@@ -510,6 +554,28 @@ mod tests {
         assert!(!provider.allow_attempt(address));
         assert!(provider.allow_attempt(Some(IpAddr::from([192, 0, 2, 2]))));
         assert!(provider.allow_attempt(None));
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxy = IpAddr::from([10, 0, 0, 1]);
+        let client = IpAddr::from([203, 0, 113, 7]);
+        let trusted = [proxy];
+        let resolve = |peer, header| ClientAddress::resolve(Some(peer), header, &trusted);
+        // A client cannot pick its own address by sending the header.
+        assert_eq!(resolve(client, Some("198.51.100.1")), Some(client));
+        // Behind the proxy: the last untrusted hop, whatever the client put before it.
+        assert_eq!(
+            resolve(proxy, Some("198.51.100.1, 203.0.113.7")),
+            Some(client)
+        );
+        assert_eq!(resolve(proxy, Some("203.0.113.7, 10.0.0.1")), Some(client));
+        assert_eq!(resolve(proxy, None), Some(proxy));
+        assert_eq!(resolve(proxy, Some("garbage")), Some(proxy));
+        assert_eq!(
+            ClientAddress::resolve(None, Some("203.0.113.7"), &trusted),
+            None
+        );
     }
 
     #[test]
