@@ -13,7 +13,7 @@ use dinhdanh_store::{Client, ClientAuth};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::provider::{FormPairs, OAuthError};
+use crate::provider::{FormPairs, OAuthError, is_form};
 use crate::routes::discovery;
 
 /// RFC 7523 §2.2: the only assertion type accepted.
@@ -31,7 +31,7 @@ const LEEWAY: i64 = 30;
 /// `aud` must name this server: its issuer identifier (RFC 9126 §2, RFC 7523bis) or one of its
 /// endpoints that take client authentication (RFC 7523 §3 item 3). An assertion made for any
 /// other server is never accepted.
-pub(crate) async fn authenticate(
+async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &FormPairs,
@@ -48,6 +48,23 @@ pub(crate) async fn authenticate(
             "client authentication is required (private_key_jwt or client_secret_basic)",
         )),
     }
+}
+
+/// The form body of a request to the PAR, token or revocation endpoint, and the client that
+/// authenticated it.
+pub(crate) async fn authenticated_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Client, FormPairs), OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = FormPairs::parse(body).map_err(OAuthError::invalid_request)?;
+    let client = authenticate(state, headers, &form).await?;
+    Ok((client, form))
 }
 
 fn refused(reason: &str) -> OAuthError {

@@ -265,40 +265,18 @@ fn authorize_query(client: &TestClient, scope: &str, extra: &[(&str, &str)]) -> 
 /// Posts the login page's form (with its CSRF token) and the second factor; returns the
 /// redirect after the second factor.
 async fn log_in(browser: &mut Browser, login_url: &str, citizen: &Citizen) -> String {
-    let page = browser.get(login_url).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let page = page.text().await.unwrap();
-    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
-    let after_password = browser
-        .post(
-            "/login",
-            &[
-                ("tx", &tx),
-                ("csrf", &csrf),
-                ("lang", "en"),
-                ("citizen_number", &citizen.number),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    let totp_url = location(&after_password);
-    let page = browser.get(&totp_url).await.text().await.unwrap();
+    let form = PageForm::of(browser, login_url).await;
+    let fields = [
+        ("citizen_number", citizen.number.as_str()),
+        ("password", PASSWORD),
+    ];
+    let totp_url = location(&form.post(browser, "/login", &fields).await);
+    let form = PageForm::of(browser, &totp_url).await;
     let code = citizen
         .totp
         .code_at(jiff::Timestamp::now().as_second().try_into().unwrap())
         .unwrap();
-    let after_code = browser
-        .post(
-            "/login/totp",
-            &[
-                ("tx", &hidden(&page, "tx")),
-                ("csrf", &hidden(&page, "csrf")),
-                ("lang", "en"),
-                ("code", &code),
-            ],
-        )
-        .await;
-    location(&after_code)
+    location(&form.post(browser, "/login/totp", &[("code", &code)]).await)
 }
 
 /// From `/authorize` through login and consent to the client's redirect URI.
@@ -662,10 +640,8 @@ async fn the_provider_refuses_what_it_must() {
     }
 
     // A form without its CSRF token changes nothing.
-    let start = location(&browser.get(&authorize_query(&rp, "openid", &[])).await);
-    let login = location(&browser.get(&start).await);
-    let page = browser.get(&login).await.text().await.unwrap();
-    let tx = hidden(&page, "tx");
+    let login = login_page_for(&mut browser, &rp, "openid").await;
+    let tx = PageForm::of(&mut browser, &login).await.tx;
     for csrf in ["", "forged"] {
         let refused = browser
             .post(
@@ -1184,6 +1160,74 @@ fn alert(page: &str) -> Option<String> {
     Some(text[..text.find("</p>")?].to_owned())
 }
 
+/// The login page a relying party's authorization request leads to, in a fresh browser.
+async fn login_page_for(browser: &mut Browser, rp: &TestClient, scope: &str) -> String {
+    let start = location(&browser.get(&authorize_query(rp, scope, &[])).await);
+    location(&browser.get(&start).await)
+}
+
+/// The transaction and CSRF token a form page carries.
+struct PageForm {
+    tx: String,
+    csrf: String,
+}
+
+impl PageForm {
+    async fn of(browser: &mut Browser, url: &str) -> Self {
+        let page = browser.get(url).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let page = page.text().await.unwrap();
+        Self {
+            tx: hidden(&page, "tx"),
+            csrf: hidden(&page, "csrf"),
+        }
+    }
+
+    /// Posts the form to `path` with these fields beside its own.
+    async fn post(
+        &self,
+        browser: &mut Browser,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("tx", self.tx.as_str()),
+            ("csrf", self.csrf.as_str()),
+            ("lang", "en"),
+        ];
+        form.extend_from_slice(fields);
+        browser.post(path, &form).await
+    }
+}
+
+const ENROL_PASSWORD: &str = "một mật khẩu đủ dài";
+
+async fn enrol(
+    browser: &mut Browser,
+    form: &PageForm,
+    number: &str,
+    name: &str,
+    birth: &str,
+) -> reqwest::Response {
+    form.post(
+        browser,
+        "/enrol",
+        &[
+            ("citizen_number", number),
+            ("name", name),
+            ("birth_date", birth),
+            ("password", ENROL_PASSWORD),
+            ("password_again", ENROL_PASSWORD),
+        ],
+    )
+    .await
+}
+
+async fn has_account(app: &TestApp, person: &dinhdanh_synth::SyntheticPerson) -> bool {
+    let id = find_id(app, person).await;
+    app.store().oidc().find_account(id).await.unwrap().is_some()
+}
+
 #[tokio::test]
 async fn enrolment_matches_the_registry_and_refuses_alike_whatever_the_reason() {
     let app = oidc_app().await;
@@ -1201,95 +1245,36 @@ async fn enrolment_matches_the_registry_and_refuses_alike_whatever_the_reason() 
     )
     .await;
     let mut browser = Browser::new(&app);
-    let start = location(
-        &browser
-            .get(&authorize_query(&rp, "openid verified", &[]))
-            .await,
-    );
-    let login = location(&browser.get(&start).await);
+    let login = login_page_for(&mut browser, &rp, "openid verified").await;
     let tx = query_param(&login, "tx").unwrap();
-    let page = browser
-        .get(&format!("/enrol?tx={tx}&lang=en"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
-    let password = "một mật khẩu đủ dài";
-    let birth = person.birth_date.to_string();
-    let enrol = |number: String, name: String, birth: String| {
-        let (tx, csrf) = (tx.clone(), csrf.clone());
-        async move {
-            vec![
-                ("tx".to_owned(), tx),
-                ("csrf".to_owned(), csrf),
-                ("lang".to_owned(), "en".to_owned()),
-                ("citizen_number".to_owned(), number),
-                ("name".to_owned(), name),
-                ("birth_date".to_owned(), birth),
-                ("password".to_owned(), password.to_owned()),
-                ("password_again".to_owned(), password.to_owned()),
-            ]
-        }
-    };
-    let post = |browser: &mut Browser, form: Vec<(String, String)>| {
-        let pairs: Vec<(String, String)> = form;
-        let request = browser
-            .http
-            .post(browser.absolute("/enrol"))
-            .header("cookie", browser.cookie_header())
-            .form(&pairs);
-        async move { request.send().await.unwrap() }
-    };
+    let form = PageForm::of(&mut browser, &format!("/enrol?tx={tx}&lang=en")).await;
+    let (number, name, birth) = (
+        person.citizen_number.as_str(),
+        person.name.as_str(),
+        person.birth_date.to_string(),
+    );
 
     // A wrong birth date is refused, with the same words as a number nobody holds.
     let other_day = (person.birth_date.date() + jiff::ToSpan::days(1)).to_string();
-    let wrong_date = post(
-        &mut browser,
-        enrol(
-            person.citizen_number.as_str().into(),
-            person.name.as_str().into(),
-            other_day,
-        )
-        .await,
-    )
-    .await;
+    let wrong_date = enrol(&mut browser, &form, number, name, &other_day).await;
     assert_eq!(wrong_date.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let wrong_date = alert(&wrong_date.text().await.unwrap()).unwrap();
     let other = synthetic_people(400).into_iter().last().unwrap();
-    let unknown = post(
+    let unknown = enrol(
         &mut browser,
-        enrol(
-            other.citizen_number.as_str().into(),
-            other.name.as_str().into(),
-            other.birth_date.to_string(),
-        )
-        .await,
+        &form,
+        other.citizen_number.as_str(),
+        other.name.as_str(),
+        &other.birth_date.to_string(),
     )
     .await;
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(alert(&unknown.text().await.unwrap()).unwrap(), wrong_date);
-    assert!(
-        app.store()
-            .oidc()
-            .find_account(find_id(&app, &person).await)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_account(&app, &person).await);
 
     // The right details, with the name in other case and spacing: enrolled, the secret shown.
-    let name = format!("  {}  ", person.name.as_str().to_uppercase());
-    let enrolled = post(
-        &mut browser,
-        enrol(
-            person.citizen_number.as_str().into(),
-            name.clone(),
-            birth.clone(),
-        )
-        .await,
-    )
-    .await;
+    let spaced = format!("  {}  ", name.to_uppercase());
+    let enrolled = enrol(&mut browser, &form, number, &spaced, &birth).await;
     assert_eq!(enrolled.status(), StatusCode::CREATED);
     let page = enrolled.text().await.unwrap();
     let secret = page
@@ -1298,8 +1283,7 @@ async fn enrolment_matches_the_registry_and_refuses_alike_whatever_the_reason() 
         .unwrap()
         .split('"')
         .next()
-        .unwrap()
-        .to_owned();
+        .unwrap();
     // The secret shown is the one stored, sealed, with the account.
     let account = app
         .store()
@@ -1311,50 +1295,29 @@ async fn enrolment_matches_the_registry_and_refuses_alike_whatever_the_reason() 
     let stored = TotpSecret::from_bytes(account.totp_secret.unwrap()).unwrap();
     assert_eq!(stored.base32().unwrap(), secret);
     // Enrolling again is refused with the same words.
-    let again = post(
-        &mut browser,
-        enrol(person.citizen_number.as_str().into(), name, birth).await,
-    )
-    .await;
+    let again = enrol(&mut browser, &form, number, &spaced, &birth).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(alert(&again.text().await.unwrap()).unwrap(), wrong_date);
 
     // Guessing a birth date: after five wrong ones, even the right one is refused for now.
     let target = registered_adult(&app, 12).await;
+    let (number, name) = (target.citizen_number.as_str(), target.name.as_str());
     for day in 1..=5 {
         let guess = (target.birth_date.date() + jiff::ToSpan::days(day)).to_string();
-        let refused = post(
-            &mut browser,
-            enrol(
-                target.citizen_number.as_str().into(),
-                target.name.as_str().into(),
-                guess,
-            )
-            .await,
-        )
-        .await;
+        let refused = enrol(&mut browser, &form, number, name, &guess).await;
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let right = post(
+    let right = enrol(
         &mut browser,
-        enrol(
-            target.citizen_number.as_str().into(),
-            target.name.as_str().into(),
-            target.birth_date.to_string(),
-        )
-        .await,
+        &form,
+        number,
+        name,
+        &target.birth_date.to_string(),
     )
     .await;
     assert_eq!(right.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(alert(&right.text().await.unwrap()).unwrap(), wrong_date);
-    assert!(
-        app.store()
-            .oidc()
-            .find_account(find_id(&app, &target).await)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_account(&app, &target).await);
 }
 
 async fn find_id(app: &TestApp, person: &dinhdanh_synth::SyntheticPerson) -> PersonId {
@@ -1383,28 +1346,8 @@ async fn failed_logins_lock_the_account_without_telling_it_apart() {
     )
     .await;
     let mut browser = Browser::new(&app);
-    let start = location(
-        &browser
-            .get(&authorize_query(&rp, "openid verified", &[]))
-            .await,
-    );
-    let login = location(&browser.get(&start).await);
-    let page = browser.get(&login).await.text().await.unwrap();
-    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
-    let attempt = |browser: &mut Browser, number: String, password: &'static str| {
-        let request = browser
-            .http
-            .post(browser.absolute("/login"))
-            .header("cookie", browser.cookie_header())
-            .form(&[
-                ("tx", tx.clone()),
-                ("csrf", csrf.clone()),
-                ("lang", "en".into()),
-                ("citizen_number", number),
-                ("password", password.into()),
-            ]);
-        async move { request.send().await.unwrap() }
-    };
+    let login = login_page_for(&mut browser, &rp, "openid verified").await;
+    let form = PageForm::of(&mut browser, &login).await;
     let unknown = synthetic_people(400)
         .into_iter()
         .last()
@@ -1412,11 +1355,29 @@ async fn failed_logins_lock_the_account_without_telling_it_apart() {
         .citizen_number
         .as_str()
         .to_owned();
-    let nobody = attempt(&mut browser, unknown, "wrong password here").await;
+    let nobody = form
+        .post(
+            &mut browser,
+            "/login",
+            &[
+                ("citizen_number", &unknown),
+                ("password", "wrong password here"),
+            ],
+        )
+        .await;
     assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
     let nobody = alert(&nobody.text().await.unwrap()).unwrap();
     for _ in 0..5 {
-        let wrong = attempt(&mut browser, citizen.number.clone(), "wrong password here").await;
+        let wrong = form
+            .post(
+                &mut browser,
+                "/login",
+                &[
+                    ("citizen_number", &citizen.number),
+                    ("password", "wrong password here"),
+                ],
+            )
+            .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(alert(&wrong.text().await.unwrap()).unwrap(), nobody);
     }
@@ -1433,7 +1394,13 @@ async fn failed_logins_lock_the_account_without_telling_it_apart() {
             .is_some_and(|until| until > jiff::Timestamp::now())
     );
     // Locked: even the right password gets the same answer, and no second-factor step.
-    let right = attempt(&mut browser, citizen.number.clone(), PASSWORD).await;
+    let right = form
+        .post(
+            &mut browser,
+            "/login",
+            &[("citizen_number", &citizen.number), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(right.status(), StatusCode::UNAUTHORIZED);
     assert!(right.headers().get(LOCATION).is_none());
     assert_eq!(alert(&right.text().await.unwrap()).unwrap(), nobody);

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::client_auth;
 use crate::pages::{self, ErrorMessage, Lang};
-use crate::provider::{FormPairs, OAuthError, is_form, random_reference};
+use crate::provider::{FormPairs, OAuthError, random_reference};
 use crate::routes::discovery::PAR_PATH;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -178,21 +178,14 @@ pub(crate) async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    if !is_form(&headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let mut form = FormPairs::parse(&body).map_err(OAuthError::invalid_request)?;
+    let (client, mut form) = client_auth::authenticated_form(&state, &headers, &body).await?;
     let config = &state.oidc.config;
-    let client = client_auth::authenticate(&state, &headers, &form).await?;
     if form.get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "request_uri may not be pushed (RFC 9126 §2.1)",
         ));
     }
     if form.get("client_id").is_none() {
-        form.0.retain(|(name, _)| name != "client_id");
         form.0
             .push(("client_id".to_owned(), client.registration.id.clone()));
     }

@@ -342,6 +342,37 @@ fn throttled(state: &AppState, address: Option<IpAddr>) -> bool {
     !state.oidc.allow_attempt(address)
 }
 
+/// A posted login or enrolment form whose CSRF token, transaction and address passed.
+struct PendingForm {
+    form: FormPairs,
+    ctx: PageContext,
+    pending: Pending,
+}
+
+/// Checks a posted form about a pending request: its CSRF token, its transaction, and the
+/// address's throttle (answered with `page` and a `RateLimited` error).
+async fn pending_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    address: Option<IpAddr>,
+    page: fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String,
+) -> Result<PendingForm, Box<Response>> {
+    let Posted { form, ctx } = posted(state, headers, body)?;
+    let pending = match pending(state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return Err(Box::new(page_error(ctx.lang, message))),
+    };
+    if throttled(state, address) {
+        return Err(Box::new(ctx.render(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            |form| page(form, &pending.requester(), Some(FormError::RateLimited)),
+        )));
+    }
+    Ok(PendingForm { form, ctx, pending })
+}
+
 /// `POST /login`: citizen number and password.
 async fn login(
     State(state): State<AppState>,
@@ -349,22 +380,16 @@ async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Posted { form, ctx } = match posted(&state, &headers, &body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let pending = match pending(&state, &ctx.tx, false).await {
-        Ok(pending) => pending,
-        Err(message) => return page_error(ctx.lang, message),
-    };
+    let PendingForm { form, ctx, pending } =
+        match pending_form(&state, &headers, &body, address, pages::login).await {
+            Ok(posted) => posted,
+            Err(response) => return *response,
+        };
     let again = |status: StatusCode, error: FormError| {
         ctx.render(&state, status, |page| {
             pages::login(page, &pending.requester(), Some(error))
         })
     };
-    if throttled(&state, address) {
-        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
-    }
     let password = form.get("password").unwrap_or_default().to_owned();
     let Ok(number) = CitizenNumber::from_str(form.get("citizen_number").unwrap_or_default().trim())
     else {
@@ -583,22 +608,16 @@ async fn enrol(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Posted { form, ctx } = match posted(&state, &headers, &body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let pending = match pending(&state, &ctx.tx, false).await {
-        Ok(pending) => pending,
-        Err(message) => return page_error(ctx.lang, message),
-    };
+    let PendingForm { form, ctx, pending } =
+        match pending_form(&state, &headers, &body, address, pages::enrol).await {
+            Ok(posted) => posted,
+            Err(response) => return *response,
+        };
     let again = |status: StatusCode, error: FormError| {
         ctx.render(&state, status, |page| {
             pages::enrol(page, &pending.requester(), Some(error))
         })
     };
-    if throttled(&state, address) {
-        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
-    }
     let field = |name| form.get(name).unwrap_or_default().trim();
     let number = CitizenNumber::from_str(field("citizen_number"));
     let name = PersonName::from_str(field("name"));

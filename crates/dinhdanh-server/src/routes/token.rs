@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::client_auth;
-use crate::provider::{FormPairs, OAuthError, is_form, random_reference};
+use crate::provider::{FormPairs, OAuthError, random_reference};
 use crate::routes::authorize::seconds;
 use crate::routes::discovery::{REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
 
@@ -41,21 +41,6 @@ pub(crate) fn router() -> Router<AppState> {
 /// scopes that need no agreement, asked to sign in).
 const SIGN_IN_BASIS: &str = "data-subject-consent";
 
-async fn client_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Client, FormPairs), OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = FormPairs::parse(body).map_err(OAuthError::invalid_request)?;
-    let client = client_auth::authenticate(state, headers, &form).await?;
-    Ok((client, form))
-}
-
 /// The token endpoint.
 #[utoipa::path(post, path = "/token", tag = "oidc",
     request_body(content_type = "application/x-www-form-urlencoded",
@@ -69,7 +54,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (client, form) = client_form(&state, &headers, &body).await?;
+    let (client, form) = client_auth::authenticated_form(&state, &headers, &body).await?;
     match form.get("grant_type") {
         Some("authorization_code") => exchange_code(&state, &client, &form).await,
         Some("refresh_token") => refresh(&state, &client, &form).await,
@@ -420,7 +405,7 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (client, form) = client_form(&state, &headers, &body).await?;
+    let (client, form) = client_auth::authenticated_form(&state, &headers, &body).await?;
     let presented = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
