@@ -1405,3 +1405,106 @@ async fn failed_logins_lock_the_account_without_telling_it_apart() {
     assert!(right.headers().get(LOCATION).is_none());
     assert_eq!(alert(&right.text().await.unwrap()).unwrap(), nobody);
 }
+
+#[tokio::test]
+async fn oauth_endpoints_refuse_malformed_requests_in_oauth_form() {
+    let app = oidc_app().await;
+    let org = platform(&app, "0100000013", "Dịch Vụ Mười Ba").await;
+    let rp = client(
+        &app,
+        org,
+        "rp-thirteen",
+        "https://thirteen.example.vn/cb",
+        "openid",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let Credentials::Secret(secret) = &rp.credentials else {
+        unreachable!("registered with a secret")
+    };
+    let post = |path: &str| {
+        app.client
+            .post(app.url(path))
+            .basic_auth(&rp.id, Some(secret))
+    };
+    // Not a form; a repeated parameter; an unknown grant type; a missing code.
+    let json = post("/token")
+        .json(&json!({ "grant_type": "authorization_code" }))
+        .send()
+        .await
+        .unwrap();
+    oauth_error(json, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let repeated = post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&grant_type=refresh_token")
+        .send()
+        .await
+        .unwrap();
+    oauth_error(repeated, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let unknown = post("/token")
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(unknown, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
+    let no_code = post("/token")
+        .form(&[("grant_type", "authorization_code")])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(no_code, StatusCode::BAD_REQUEST, "invalid_request").await;
+    // Revocation needs the token; an unknown token is answered 200 and changes nothing.
+    let no_token = post("/revoke")
+        .form(&[("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(no_token, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let unknown_token = post("/revoke")
+        .form(&[("token", "nothing")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_token.status(), StatusCode::OK);
+    // PAR refuses a pushed request_uri and a bad request, and never echoes a secret.
+    let pushed_uri = post("/par")
+        .form(&[("request_uri", "urn:x"), ("response_type", "code")])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(pushed_uri, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let plain = post("/par")
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", rp.redirect_uri.as_str()),
+            ("scope", "openid"),
+            ("code_challenge", VERIFIER),
+            ("code_challenge_method", "plain"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = oauth_error(plain, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(!body.to_string().contains(secret.as_str()));
+    // Userinfo without a token or with an unknown one: 401 with a Bearer challenge.
+    for request in [
+        app.client.get(app.url("/userinfo")),
+        app.client.get(app.url("/userinfo")).bearer_auth("nothing"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+    // A malformed authorization query is a page, not a redirect.
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/authorize?client_id=a&client_id=b").await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.headers().get(LOCATION).is_none());
+}
