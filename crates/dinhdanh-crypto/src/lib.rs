@@ -6,6 +6,7 @@ mod hybrid;
 pub mod jose;
 mod kem;
 mod master;
+pub mod passkey;
 mod password;
 mod sign;
 mod token;

@@ -120,6 +120,8 @@ pub(crate) enum FormError {
     PasswordsDiffer,
     /// A field is malformed (citizen number not 12 digits, date not YYYY-MM-DD, …).
     Invalid,
+    /// The passkey's answer did not verify, or the ceremony expired: try again.
+    PasskeyRefused,
 }
 
 impl FormError {
@@ -165,6 +167,12 @@ impl FormError {
             }
             (Lang::En, Invalid) => {
                 "A field is not in the expected format; see the hint under the name of each field."
+            }
+            (Lang::Vi, PasskeyRefused) => {
+                "Khóa truy cập không được chấp nhận hoặc đã quá thời gian. Hãy thử lại."
+            }
+            (Lang::En, PasskeyRefused) => {
+                "The passkey was not accepted, or took too long. Please try again."
             }
         }
     }
@@ -523,6 +531,9 @@ struct EnrolText {
     password: &'static str,
     password_hint: &'static str,
     password_again: &'static str,
+    second_factor: &'static str,
+    factor_totp: &'static str,
+    factor_passkey: &'static str,
     submit: &'static str,
     have_account: &'static str,
     login_link: &'static str,
@@ -546,6 +557,9 @@ impl EnrolText {
         password: "Mật khẩu",
         password_hint: "Từ 12 đến 128 ký tự.",
         password_again: "Nhập lại mật khẩu",
+        second_factor: "Cách xác thực bước thứ hai khi đăng nhập",
+        factor_totp: "Mã 6 chữ số từ ứng dụng xác thực trên điện thoại",
+        factor_passkey: "Khóa truy cập (passkey) trên thiết bị này hoặc khóa bảo mật",
         submit: "Tạo tài khoản",
         have_account: "Đã có tài khoản?",
         login_link: "Đăng nhập",
@@ -567,6 +581,9 @@ impl EnrolText {
         password: "Password",
         password_hint: "12 to 128 characters.",
         password_again: "Password again",
+        second_factor: "Second step when you log in",
+        factor_totp: "A 6-digit code from an authenticator app on your phone",
+        factor_passkey: "A passkey on this device, or a security key",
         submit: "Create account",
         have_account: "Already have an account?",
         login_link: "Log in",
@@ -581,13 +598,16 @@ struct EnrolPage<'a> {
     csrf: &'a str,
     requester: &'a Requester<'a>,
     error: Option<&'static str>,
+    passkeys: bool,
 }
 
-/// The enrolment page: citizen number, name, birth date and a new password, posted to `/enrol`.
+/// The enrolment page: citizen number, name, birth date, a new password and, where the site
+/// can hold passkeys, the choice of second factor; posted to `/enrol`.
 pub(crate) fn enrol(
     form: &Form<'_>,
     requester: &Requester<'_>,
     error: Option<FormError>,
+    passkeys: bool,
 ) -> String {
     let t = match form.lang {
         Lang::Vi => &EnrolText::VI,
@@ -599,6 +619,7 @@ pub(crate) fn enrol(
         csrf: form.csrf,
         requester,
         error: error.map(|e| e.message(form.lang)),
+        passkeys,
     })
 }
 
@@ -610,6 +631,7 @@ struct EnrolledText {
     secret: &'static str,
     uri: &'static str,
     keep_secret: &'static str,
+    passkey_lead: &'static str,
     continue_login: &'static str,
 }
 
@@ -621,6 +643,7 @@ impl EnrolledText {
         secret: "Khóa bí mật để nhập vào ứng dụng:",
         uri: "Hoặc, nếu ứng dụng của bạn chấp nhận, dùng đường dẫn sau:",
         keep_secret: "Không chia sẻ khóa này với bất kỳ ai.",
+        passkey_lead: "Khóa truy cập của bạn đã được lưu. Mỗi lần đăng nhập, sau mật khẩu, thiết bị sẽ yêu cầu bạn xác nhận bằng khóa truy cập này.",
         continue_login: "Tiếp tục đăng nhập",
     };
     const EN: Self = Self {
@@ -630,8 +653,27 @@ impl EnrolledText {
         secret: "Secret key to type into the app:",
         uri: "Or, if your app accepts it, use this link:",
         keep_secret: "Do not share this key with anyone.",
+        passkey_lead: "Your passkey has been saved. Each time you log in, after your password, your device will ask you to confirm with this passkey.",
         continue_login: "Continue to log in",
     };
+}
+
+/// The TOTP secret shown once after an enrolment with an authenticator app.
+pub(crate) struct TotpSetup<'a> {
+    secret: &'a str,
+    grouped: String,
+    otpauth_uri: &'a str,
+}
+
+impl<'a> TotpSetup<'a> {
+    /// The secret in base32, grouped by four for typing, and its otpauth URI.
+    pub(crate) fn new(secret: &'a str, otpauth_uri: &'a str) -> Self {
+        Self {
+            secret,
+            grouped: group_by_four(secret),
+            otpauth_uri,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -639,25 +681,125 @@ impl EnrolledText {
 struct EnrolledPage<'a> {
     page: Layout<'a>,
     t: &'static EnrolledText,
-    secret: &'a str,
-    grouped: String,
-    otpauth_uri: &'a str,
+    totp: Option<TotpSetup<'a>>,
 }
 
-/// After enrolment: the authenticator secret, in blocks of four for typing, and its otpauth URI.
-pub(crate) fn enrolled(form: &Form<'_>, totp_secret_base32: &str, otpauth_uri: &str) -> String {
+/// After enrolment: the authenticator secret to add to an app, or word that the passkey is
+/// saved.
+pub(crate) fn enrolled(form: &Form<'_>, totp: Option<TotpSetup<'_>>) -> String {
     let t = match form.lang {
         Lang::Vi => &EnrolledText::VI,
         Lang::En => &EnrolledText::EN,
     };
     let mut page = Layout::new(form.lang, t.title, form.tx, false);
     page.switch = false;
-    render(&EnrolledPage {
+    render(&EnrolledPage { page, t, totp })
+}
+
+/// Which passkey ceremony a page runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PasskeyCeremony {
+    /// Create a passkey at enrolment (`navigator.credentials.create`).
+    Register,
+    /// Confirm a login with a passkey (`navigator.credentials.get`).
+    Authenticate,
+}
+
+/// The words of a passkey page.
+struct PasskeyText {
+    title: &'static str,
+    heading: &'static str,
+    lead: &'static str,
+    submit: &'static str,
+    note: &'static str,
+    failed: &'static str,
+    needs_script: &'static str,
+}
+
+impl PasskeyText {
+    const VI_REGISTER: Self = Self {
+        title: "Tạo khóa truy cập",
+        heading: "Tạo khóa truy cập (passkey)",
+        lead: "Bước cuối: tạo khóa truy cập. Thiết bị sẽ yêu cầu bạn xác nhận bằng vân tay, khuôn mặt, mã PIN hoặc khóa bảo mật.",
+        submit: "Tạo khóa truy cập",
+        note: "Khóa truy cập được lưu trên thiết bị của bạn; hệ thống chỉ giữ khóa công khai.",
+        failed: "Chưa tạo được khóa truy cập (đã hủy hoặc thiết bị không hỗ trợ). Hãy thử lại.",
+        needs_script: "Trang này cần JavaScript để dùng khóa truy cập. Hãy bật JavaScript rồi tải lại trang.",
+    };
+    const EN_REGISTER: Self = Self {
+        title: "Create a passkey",
+        heading: "Create your passkey",
+        lead: "Last step: create a passkey. Your device will ask you to confirm with your fingerprint, face, PIN or security key.",
+        submit: "Create passkey",
+        note: "The passkey stays on your device; the platform keeps only its public key.",
+        failed: "The passkey was not created (cancelled, or this device does not support passkeys). Please try again.",
+        needs_script: "This page needs JavaScript to use a passkey. Please turn JavaScript on and reload the page.",
+    };
+    const VI_AUTHENTICATE: Self = Self {
+        title: "Xác nhận bằng khóa truy cập",
+        heading: "Xác nhận bằng khóa truy cập",
+        lead: "Dùng khóa truy cập bạn đã tạo cho tài khoản này: thiết bị sẽ yêu cầu vân tay, khuôn mặt, mã PIN hoặc khóa bảo mật.",
+        submit: "Dùng khóa truy cập",
+        note: "Khóa truy cập chỉ hoạt động trên trang của hệ thống định danh, nên không thể bị lừa dùng trên trang giả mạo.",
+        failed: "Chưa xác nhận được bằng khóa truy cập (đã hủy hoặc không tìm thấy khóa). Hãy thử lại.",
+        needs_script: "Trang này cần JavaScript để dùng khóa truy cập. Hãy bật JavaScript rồi tải lại trang.",
+    };
+    const EN_AUTHENTICATE: Self = Self {
+        title: "Confirm with your passkey",
+        heading: "Confirm with your passkey",
+        lead: "Use the passkey you created for this account: your device will ask for your fingerprint, face, PIN or security key.",
+        submit: "Use passkey",
+        note: "A passkey works only on the identity platform's own site, so it cannot be tricked into working for a fake one.",
+        failed: "The passkey did not confirm the login (cancelled, or no passkey found). Please try again.",
+        needs_script: "This page needs JavaScript to use a passkey. Please turn JavaScript on and reload the page.",
+    };
+}
+
+#[derive(Template)]
+#[template(path = "passkey.html")]
+struct PasskeyPage<'a> {
+    page: Layout<'a>,
+    t: &'static PasskeyText,
+    csrf: &'a str,
+    error: Option<&'static str>,
+    action: &'static str,
+    ceremony: &'static str,
+    options: &'a str,
+}
+
+/// A passkey step: `options` (the WebAuthn options as JSON) go to `/assets/passkey.js`,
+/// which posts the authenticator's answer back as the `credential` field.
+pub(crate) fn passkey(
+    form: &Form<'_>,
+    ceremony: PasskeyCeremony,
+    options: &str,
+    error: Option<FormError>,
+) -> String {
+    let (t, action, name) = match (form.lang, ceremony) {
+        (Lang::Vi, PasskeyCeremony::Register) => {
+            (&PasskeyText::VI_REGISTER, "/enrol/passkey", "create")
+        }
+        (Lang::En, PasskeyCeremony::Register) => {
+            (&PasskeyText::EN_REGISTER, "/enrol/passkey", "create")
+        }
+        (Lang::Vi, PasskeyCeremony::Authenticate) => {
+            (&PasskeyText::VI_AUTHENTICATE, "/login/passkey", "get")
+        }
+        (Lang::En, PasskeyCeremony::Authenticate) => {
+            (&PasskeyText::EN_AUTHENTICATE, "/login/passkey", "get")
+        }
+    };
+    let mut page = Layout::new(form.lang, t.title, form.tx, error.is_some());
+    // Switching language would start a new ceremony the page does not hold.
+    page.switch = ceremony == PasskeyCeremony::Authenticate;
+    render(&PasskeyPage {
         page,
         t,
-        secret: totp_secret_base32,
-        grouped: group_by_four(totp_secret_base32),
-        otpauth_uri,
+        csrf: form.csrf,
+        error: error.map(|e| e.message(form.lang)),
+        action,
+        ceremony: name,
+        options,
     })
 }
 
@@ -834,11 +976,29 @@ mod tests {
             ));
             pages.push((lang, login(&form, &REQUESTER, None)));
             pages.push((lang, totp(&form, Some(FormError::BadCode))));
-            pages.push((lang, enrol(&form, &REQUESTER, Some(FormError::NoMatch))));
             pages.push((
                 lang,
-                enrolled(&form, "JBSWY3DPEHPK3PXP", "otpauth://totp/x"),
+                enrol(&form, &REQUESTER, Some(FormError::NoMatch), true),
             ));
+            pages.push((
+                lang,
+                enrolled(
+                    &form,
+                    Some(TotpSetup::new("JBSWY3DPEHPK3PXP", "otpauth://totp/x")),
+                ),
+            ));
+            pages.push((lang, enrolled(&form, None)));
+            for ceremony in [PasskeyCeremony::Register, PasskeyCeremony::Authenticate] {
+                pages.push((
+                    lang,
+                    passkey(
+                        &form,
+                        ceremony,
+                        r#"{"publicKey":{}}"#,
+                        Some(FormError::PasskeyRefused),
+                    ),
+                ));
+            }
             pages.push((
                 lang,
                 consent(
@@ -914,7 +1074,7 @@ mod tests {
         };
         for page in [
             login(&form, &requester, None),
-            enrol(&form, &requester, None),
+            enrol(&form, &requester, None, true),
             consent(&form, &requester, &["<b>"], &["\"><i>"]),
         ] {
             assert!(!page.contains("<script"), "{page}");
@@ -967,7 +1127,9 @@ mod tests {
             assert!(page.contains("<meta charset=\"utf-8\">"));
             assert!(page.contains("<main>") && page.contains("<h1>"), "{page}");
             assert_eq!(page.matches("<h1>").count(), 1, "{page}");
-            assert!(!page.contains("<script"), "{page}");
+            // No inline script anywhere; the passkey pages load the server's own.
+            let own_script = "<script src=\"/assets/passkey.js\"></script>";
+            assert!(!page.replace(own_script, "").contains("<script"), "{page}");
         }
     }
 
@@ -996,8 +1158,9 @@ mod tests {
         for page in [
             login(&FORM_EN, &REQUESTER, None),
             totp(&FORM_EN, None),
-            enrol(&FORM_EN, &REQUESTER, None),
+            enrol(&FORM_EN, &REQUESTER, None, true),
             consent(&FORM_EN, &REQUESTER, &["verified"], &[]),
+            passkey(&FORM_EN, PasskeyCeremony::Authenticate, "{}", None),
         ] {
             assert!(page.contains("<input type=\"hidden\" name=\"tx\" value=\"tx-123\">"));
             assert!(page.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-456\">"));
@@ -1005,7 +1168,23 @@ mod tests {
         }
         assert!(login(&FORM_VI, &REQUESTER, None).contains("action=\"/login\""));
         assert!(totp(&FORM_VI, None).contains("action=\"/login/totp\""));
-        assert!(enrol(&FORM_VI, &REQUESTER, None).contains("action=\"/enrol\""));
+        assert!(enrol(&FORM_VI, &REQUESTER, None, false).contains("action=\"/enrol\""));
+        assert!(!enrol(&FORM_VI, &REQUESTER, None, false).contains("second_factor"));
+        assert!(
+            passkey(&FORM_VI, PasskeyCeremony::Register, "{}", None)
+                .contains("action=\"/enrol/passkey\"")
+        );
+        // The options reach the script as an attribute, escaped like any other text.
+        let page = passkey(
+            &FORM_VI,
+            PasskeyCeremony::Authenticate,
+            r#"{"publicKey":{"challenge":"a\"><b>"}}"#,
+            None,
+        );
+        assert!(
+            page.contains("action=\"/login/passkey\" id=\"passkey-form\" data-ceremony=\"get\"")
+        );
+        assert!(!page.contains("<b>"), "{page}");
         assert!(consent(&FORM_VI, &REQUESTER, &[], &[]).contains("action=\"/consent\""));
     }
 
@@ -1020,7 +1199,10 @@ mod tests {
         // Error pages and the page that shows a secret once offer no switch.
         let page = error(Lang::Vi, ErrorMessage::Internal);
         assert!(!page.contains("lang=en\""), "{page}");
-        let page = enrolled(&FORM_VI, "JBSWY3DPEHPK3PXP", "otpauth://totp/x");
+        let page = enrolled(
+            &FORM_VI,
+            Some(TotpSetup::new("JBSWY3DPEHPK3PXP", "otpauth://totp/x")),
+        );
         assert!(!page.contains("lang=en\""), "{page}");
         let page = login(
             &Form {
@@ -1047,7 +1229,7 @@ mod tests {
             "<div class=\"error\" role=\"alert\"><p>Số định danh cá nhân hoặc mật khẩu không đúng."
         ));
         assert!(page.contains("<title>Lỗi: Đăng nhập — dinhdanh</title>"));
-        let page = enrol(&FORM_EN, &REQUESTER, Some(FormError::NoMatch));
+        let page = enrol(&FORM_EN, &REQUESTER, Some(FormError::NoMatch), false);
         assert!(page.contains("role=\"alert\"><p>The account cannot be created"));
         let page = login(&FORM_VI, &REQUESTER, None);
         assert!(!page.contains("role=\"alert\""));
@@ -1065,7 +1247,7 @@ mod tests {
         assert!(page.contains(
             "name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\""
         ));
-        let page = enrol(&FORM_VI, &REQUESTER, None);
+        let page = enrol(&FORM_VI, &REQUESTER, None, true);
         assert_eq!(page.matches("autocomplete=\"new-password\"").count(), 2);
         assert!(page.contains("name=\"birth_date\" type=\"date\""));
         assert!(page.contains("Trẻ em dưới 14 tuổi"));
@@ -1076,8 +1258,10 @@ mod tests {
     fn the_enrolled_page_shows_the_secret_grouped_and_raw() {
         let page = enrolled(
             &FORM_EN,
-            "JBSWY3DPEHPK3PXPAB",
-            "otpauth://totp/dinhdanh?secret=X&issuer=dinhdanh",
+            Some(TotpSetup::new(
+                "JBSWY3DPEHPK3PXPAB",
+                "otpauth://totp/dinhdanh?secret=X&issuer=dinhdanh",
+            )),
         );
         assert!(page.contains(
             "<code id=\"totp-secret\" data-secret=\"JBSWY3DPEHPK3PXPAB\">JBSW Y3DP EHPK 3PXP AB</code>"
@@ -1117,7 +1301,7 @@ mod tests {
                 let message = error.message(lang);
                 assert!(!seen.contains(&message), "{error:?} repeats a message");
                 seen.push(message);
-                let page = enrol(&form, &REQUESTER, Some(error));
+                let page = enrol(&form, &REQUESTER, Some(error), true);
                 assert!(
                     page.contains(&format!("role=\"alert\"><p>{message}</p>")),
                     "{page}"

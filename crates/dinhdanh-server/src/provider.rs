@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dinhdanh_crypto::jose::Jwk;
+use dinhdanh_crypto::passkey::PasskeySite;
 use dinhdanh_crypto::{BlindIndexKey, SignatureAlgorithm, SigningKey, constant_time_eq};
 use dinhdanh_store::{Client, RegistryStore, SigningKeyState, StoreError};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,9 @@ pub(crate) struct Provider {
     clients: Mutex<HashMap<String, (Instant, Client)>>,
     /// Argon2id runs take 64 MiB each: at most this many at once.
     pub(crate) password_work: tokio::sync::Semaphore,
+    /// The WebAuthn relying party for passkeys, when the issuer can be one (a domain name,
+    /// over https or on `http://localhost`).
+    pub(crate) passkeys: Option<PasskeySite>,
 }
 
 /// Failed enrolments one citizen number may see in an hour on a node before it is refused.
@@ -129,7 +133,15 @@ impl Provider {
         if config.issuer.is_empty() {
             config.issuer = "http://localhost".to_owned();
         }
+        let passkeys = match PasskeySite::new(&config.issuer, "dinhdanh") {
+            Ok(site) => Some(site),
+            Err(err) => {
+                tracing::info!(issuer = %config.issuer, reason = %err, "passkeys are not offered");
+                None
+            }
+        };
         Self {
+            passkeys,
             config,
             keys: Mutex::new(HashMap::new()),
             assertions: Mutex::new(HashMap::new()),

@@ -59,6 +59,7 @@ async fn citizen(app: &TestApp, index: usize, level: EidLevel) -> Citizen {
             person_id: id,
             password_hash: hash_password(PASSWORD).unwrap(),
             totp_secret: Some(zeroize::Zeroizing::new(totp.as_bytes().to_vec())),
+            passkey: None,
         })
         .await
         .unwrap();
@@ -1130,6 +1131,228 @@ async fn a_person_logs_in_and_consents_in_a_real_browser() {
     let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
     let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["name"], citizen.name);
+}
+
+#[tokio::test]
+async fn a_person_enrols_with_a_passkey_and_logs_in_with_it_in_a_real_browser() {
+    if !real_browser() {
+        return;
+    }
+    // Passkeys need a domain name for the site: the server is `localhost` here.
+    let app = TestApp::builder().on_localhost().start().await;
+    let person = registered_adult(&app, 12).await;
+    let org = platform(&app, "0100000012", "Mạng Xã Hội Mười Hai").await;
+    let redirect_uri = app.url("/rp/callback");
+    // `profile` needs consent, so the person passes the consent page too.
+    let scope = "openid verified age profile";
+    let rp = client(
+        &app,
+        org,
+        "rp-passkey",
+        &redirect_uri,
+        scope,
+        "ES256",
+        None,
+        1,
+    )
+    .await;
+    let settings = json!({
+        "flow": "passkey",
+        "authorize_url": app.url(&authorize_query(&rp, scope, &[])),
+        "redirect_uri": redirect_uri,
+        "citizen_number": person.citizen_number.as_str(),
+        "name": person.name.as_str(),
+        "birth_date": person.birth_date.to_string(),
+        "password": ENROL_PASSWORD,
+        "chromium": CHROMIUM,
+        "chromedriver": CHROMEDRIVER,
+    });
+    let seen = run_python("oidc_browser.py", &settings).await;
+    let pages = seen["pages"].as_array().unwrap();
+    let paths: Vec<&str> = pages.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    // Login page, enrolment form, the passkey creation page (the answer to the form's post),
+    // enrolled, the passkey step of the login, consent.
+    assert_eq!(
+        paths,
+        [
+            "/login",
+            "/enrol",
+            "/enrol",
+            "/enrol/passkey",
+            "/login/passkey",
+            "/consent"
+        ],
+        "{seen}"
+    );
+    for page in pages {
+        assert_eq!(page["lang"], "vi", "Vietnamese by default: {page}");
+        assert_eq!(
+            page["unlabelled"],
+            json!([]),
+            "every input has a label: {page}"
+        );
+    }
+    assert_eq!(
+        pages[3]["credentials"], 1,
+        "the authenticator holds one passkey"
+    );
+    // The account was made with the passkey, and no TOTP secret.
+    let account = app
+        .store()
+        .oidc()
+        .find_account(find_id(&app, &person).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((account.passkeys, account.totp_secret.is_none()), (1, true));
+    let final_url = seen["final_url"].as_str().unwrap();
+    let code = query_param(final_url, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["verified"], true);
+    assert_eq!(claims["name"], person.name.as_str());
+}
+
+#[tokio::test]
+async fn passkey_steps_refuse_what_does_not_verify_and_change_nothing() {
+    // A site named by an IP address cannot hold passkeys: they are not offered, and asking
+    // for one anyway is a malformed form.
+    let app = oidc_app().await;
+    let person = registered_adult(&app, 13).await;
+    let (mut browser, form) = enrolment_form(&app, "0100000013").await;
+    let page = browser
+        .get(&format!("/enrol?tx={}&lang=en", form.tx))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("second_factor"));
+    let refused = enrol_with(&mut browser, &form, &person, "passkey").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!has_account(&app, &person).await);
+
+    let app = TestApp::builder().on_localhost().start().await;
+    let person = registered_adult(&app, 13).await;
+    let (mut browser, form) = enrolment_form(&app, "0100000013").await;
+    let page = browser
+        .get(&format!("/enrol?tx={}&lang=en", form.tx))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"second_factor_passkey\""));
+    // A form with a second factor nobody offers is malformed.
+    let odd = enrol_with(&mut browser, &form, &person, "sms").await;
+    assert_eq!(odd.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The right details with a passkey: the creation page, and still no account.
+    let started = enrol_with(&mut browser, &form, &person, "passkey").await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let csp = started.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let page = started.text().await.unwrap();
+    assert!(page.contains("data-ceremony=\"create\""), "{page}");
+    assert!(page.contains("<script src=\"/assets/passkey.js\"></script>"));
+    assert!(
+        !page.contains(person.name.as_str()) && !page.contains(person.citizen_number.as_str()),
+        "the authenticator's label carries no personal data"
+    );
+    assert!(!has_account(&app, &person).await);
+    let passkey_form = PageForm {
+        tx: hidden(&page, "tx"),
+        csrf: hidden(&page, "csrf"),
+    };
+
+    // Without its CSRF token the answer changes nothing, and the ceremony stays.
+    let forged = browser
+        .post(
+            "/enrol/passkey",
+            &[("tx", form.tx.as_str()), ("credential", "{}")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    // An answer that is not a credential: refused, no account, and the ceremony is used up,
+    // so a second answer to it is refused too.
+    for answer in [
+        "{}",
+        "{\"id\":\"AAAA\",\"rawId\":\"AAAA\",\"type\":\"public-key\"}",
+    ] {
+        let refused = passkey_form
+            .post(&mut browser, "/enrol/passkey", &[("credential", answer)])
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let alert = alert(&refused.text().await.unwrap()).unwrap();
+        assert!(alert.contains("passkey was not accepted"), "{alert}");
+        assert!(!has_account(&app, &person).await);
+    }
+
+    // The passkey login step without a password step first: expired, nothing asked.
+    let page = browser
+        .get(&format!("/login/passkey?tx={}&lang=en", form.tx))
+        .await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+
+    let script = browser.get("/assets/passkey.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        script
+            .text()
+            .await
+            .unwrap()
+            .contains("navigator.credentials.create")
+    );
+}
+
+/// A fresh browser on the enrolment form of a new relying party's login.
+async fn enrolment_form(app: &TestApp, tax_code: &str) -> (Browser, PageForm) {
+    let org = platform(app, tax_code, "Dịch Vụ Khóa").await;
+    let rp = client(
+        app,
+        org,
+        "rp-passkey-refusals",
+        "https://khoa.example.vn/cb",
+        "openid verified",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(app);
+    let login = login_page_for(&mut browser, &rp, "openid verified").await;
+    let tx = query_param(&login, "tx").unwrap();
+    let form = PageForm::of(&mut browser, &format!("/enrol?tx={tx}&lang=en")).await;
+    (browser, form)
+}
+
+/// Posts the enrolment form with a person's right details and this second factor.
+async fn enrol_with(
+    browser: &mut Browser,
+    form: &PageForm,
+    person: &dinhdanh_synth::SyntheticPerson,
+    second_factor: &str,
+) -> reqwest::Response {
+    let birth = person.birth_date.to_string();
+    form.post(
+        browser,
+        "/enrol",
+        &[
+            ("citizen_number", person.citizen_number.as_str()),
+            ("name", person.name.as_str()),
+            ("birth_date", &birth),
+            ("password", ENROL_PASSWORD),
+            ("password_again", ENROL_PASSWORD),
+            ("second_factor", second_factor),
+        ],
+    )
+    .await
 }
 
 /// Registers the `index`-th adult of the synthetic population, with no account.

@@ -26,8 +26,9 @@ pub use model::{
     SigningKeyState, UnknownRole,
 };
 pub use oidc::{
-    Account, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount, NewClient,
-    NewGrant, NewToken, OidcStore, PendingRequest, Redemption, RequestKind, TokenKind,
+    Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount,
+    NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, Redemption, RequestKind,
+    TokenKind,
 };
 pub use sql::PreparedPersons;
 

@@ -124,6 +124,27 @@ pub struct NewAccount {
     pub password_hash: String,
     /// The TOTP secret, sealed at rest.
     pub totp_secret: Option<Zeroizing<Vec<u8>>>,
+    /// A passkey registered with the account, created in the same transaction.
+    pub passkey: Option<NewPasskey>,
+}
+
+/// A passkey (WebAuthn credential) of a citizen account.
+#[derive(Clone, Debug)]
+pub struct NewPasskey {
+    /// SHA-256 of the credential id. One credential belongs to one account (WebAuthn §7.1
+    /// step 25): a second registration of it is `Conflict("passkey")`.
+    pub id_hash: TokenHash,
+    /// The credential as `dinhdanh_crypto::passkey` serialised it, sealed at rest.
+    pub credential: Zeroizing<Vec<u8>>,
+}
+
+/// A WebAuthn ceremony in flight: whose it is and the state the server kept.
+#[derive(Clone, Debug)]
+pub struct Ceremony {
+    /// The person the ceremony is for.
+    pub person_id: PersonId,
+    /// The kept state, opened.
+    pub state: Zeroizing<Vec<u8>>,
 }
 
 /// A citizen account.
@@ -135,6 +156,8 @@ pub struct Account {
     pub password_hash: String,
     /// The TOTP secret.
     pub totp_secret: Option<Zeroizing<Vec<u8>>>,
+    /// How many passkeys the account holds.
+    pub passkeys: u32,
     /// Failed logins since the last success.
     pub failed_logins: u32,
     /// Until when logins are refused.
@@ -322,6 +345,38 @@ pub trait OidcStore: Send + Sync + 'static {
     /// nothing, if a code of this step or a later one was accepted before (RFC 6238 §5.2).
     async fn use_totp_step(&self, person: PersonId, step: i64) -> Result<bool, StoreError>;
 
+    /// The sealed credentials of a person's passkeys, opened, with their id hashes.
+    async fn list_passkeys(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<(TokenHash, Zeroizing<Vec<u8>>)>, StoreError>;
+
+    /// Replaces a passkey's credential after a login (its signature counter moved) and
+    /// records when it was used. An unknown passkey of this person is `NotFound("passkey")`.
+    async fn update_passkey(
+        &self,
+        person: PersonId,
+        id_hash: &TokenHash,
+        credential: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a WebAuthn ceremony's state, sealed, until `expires_at`, replacing one kept
+    /// under the same id.
+    async fn insert_ceremony(
+        &self,
+        id: &TokenHash,
+        person: PersonId,
+        state: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a ceremony out: of two concurrent takers one gets it, and an expired one is gone.
+    async fn take_ceremony(
+        &self,
+        id: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError>;
+
     /// Records a session by the hash of its id.
     async fn insert_session(
         &self,
@@ -414,8 +469,9 @@ pub trait OidcStore: Send + Sync + 'static {
 
 const CLIENT_COLUMNS: &str = "id, organisation_id, name, redirect_uris, sector, scopes, \
     require_par, min_level, id_token_alg, auth_method, jwks, secret_hash, created_at, disabled_at";
-const ACCOUNT_COLUMNS: &str =
-    "person_id, password_hash, totp_secret, failed_logins, locked_until, created_at";
+const ACCOUNT_COLUMNS: &str = "person_id, password_hash, totp_secret, failed_logins, \
+    locked_until, created_at, \
+    (SELECT COUNT(*) FROM passkeys p WHERE p.person_id = citizen_accounts.person_id)";
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.person_id, g.scopes, g.redirect_uri, \
     g.code_challenge, g.nonce, g.eid_level, g.auth_time, g.created_at, g.revoked_at";
 
@@ -423,11 +479,31 @@ fn totp_aad(person: PersonId) -> Vec<u8> {
     format!("dinhdanh totp secret v1\0{person}").into_bytes()
 }
 
+/// A passkey is bound to its person and its credential id: moved to another row, it does
+/// not open.
+fn passkey_aad(person: PersonId, id: &TokenHash) -> Vec<u8> {
+    let mut aad = format!("dinhdanh passkey v1\0{person}\0").into_bytes();
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
+fn ceremony_aad(person: PersonId, id: &TokenHash) -> Vec<u8> {
+    let mut aad = format!("dinhdanh webauthn ceremony v1\0{person}\0").into_bytes();
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
 fn level(value: i64, column: &'static str) -> Result<EidLevel, StoreError> {
     u8::try_from(value)
         .ok()
         .and_then(|level| EidLevel::try_from(level).ok())
         .ok_or(StoreError::Corrupt(column))
+}
+
+fn hash_column(bytes: Vec<u8>, column: &'static str) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash::from_bytes(
+        bytes.try_into().map_err(|_| StoreError::Corrupt(column))?,
+    ))
 }
 
 fn parsed<T: FromStr>(text: &str, column: &'static str) -> Result<T, StoreError> {
@@ -449,10 +525,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
                 .try_get::<Option<Vec<u8>>, _>(11)?
                 .ok_or(StoreError::Corrupt("oidc_clients.secret_hash"))?;
             ClientAuth::SecretBasic {
-                secret_hash: TokenHash::from_bytes(
-                    hash.try_into()
-                        .map_err(|_| StoreError::Corrupt("oidc_clients.secret_hash"))?,
-                ),
+                secret_hash: hash_column(hash, "oidc_clients.secret_hash")?,
             }
         }
         _ => return Err(StoreError::Corrupt("oidc_clients.auth_method")),
@@ -698,26 +771,30 @@ impl SqlOidcStore {
             parsed(&row.try_get::<String, _>(0)?, "citizen_accounts.person_id")?;
         let sealed: Option<Vec<u8>> = row.try_get(2)?;
         let totp_secret = match sealed {
-            Some(sealed) => {
-                let aad = totp_aad(person_id);
-                Some(match self.keys.field().open(&aad, &sealed) {
-                    Err(dinhdanh_crypto::CryptoError::UnknownKey) => {
-                        self.keys.reload(&self.pool).await?;
-                        self.keys.field().open(&aad, &sealed)?
-                    }
-                    other => other?,
-                })
-            }
+            Some(sealed) => Some(self.open(&totp_aad(person_id), &sealed).await?),
             None => None,
         };
         Ok(Account {
             person_id,
             password_hash: row.try_get(1)?,
             totp_secret,
+            passkeys: u32::try_from(row.try_get::<i64, _>(6)?)
+                .map_err(|_| StoreError::Corrupt("passkeys"))?,
             failed_logins: u32::try_from(row.try_get::<i64, _>(3)?)
                 .map_err(|_| StoreError::Corrupt("citizen_accounts.failed_logins"))?,
             locked_until: optional_time(row.try_get(4)?, "citizen_accounts.locked_until")?,
             created_at: time(row.try_get(5)?, "citizen_accounts.created_at")?,
+        })
+    }
+
+    /// Opens a sealed field, reloading the keyring once if it names a key made since.
+    async fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        Ok(match self.keys.field().open(aad, sealed) {
+            Err(dinhdanh_crypto::CryptoError::UnknownKey) => {
+                self.keys.reload(&self.pool).await?;
+                self.keys.field().open(aad, sealed)?
+            }
+            other => other?,
         })
     }
 
@@ -800,30 +877,163 @@ impl OidcStore for SqlOidcStore {
 
     async fn insert_account(&self, account: &NewAccount) -> Result<Account, StoreError> {
         let at = now_micros();
+        let person = account.person_id;
         let sealed = account
             .totp_secret
             .as_ref()
-            .map(|secret| self.keys.field().seal(&totp_aad(account.person_id), secret))
+            .map(|secret| self.keys.field().seal(&totp_aad(person), secret))
             .transpose()?;
+        let passkey = account
+            .passkey
+            .as_ref()
+            .map(|passkey| {
+                let aad = passkey_aad(person, &passkey.id_hash);
+                self.keys
+                    .field()
+                    .seal(&aad, &passkey.credential)
+                    .map(|sealed| (passkey.id_hash.as_bytes().to_vec(), sealed))
+            })
+            .transpose()?;
+        // The account and its first passkey together, or neither.
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO citizen_accounts (person_id, password_hash, totp_secret, failed_logins, \
              created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4)",
         )
-        .bind(account.person_id.to_string())
+        .bind(person.to_string())
         .bind(account.password_hash.as_str())
         .bind(sealed)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|err| classify(err, "account", "person"))?;
+        if let Some((id_hash, credential)) = passkey {
+            sqlx::query(
+                "INSERT INTO passkeys (id_hash, person_id, credential, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id_hash)
+            .bind(person.to_string())
+            .bind(credential)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| classify(err, "passkey", "account"))?;
+        }
+        tx.commit().await?;
         Ok(Account {
-            person_id: account.person_id,
+            person_id: person,
             password_hash: account.password_hash.clone(),
             totp_secret: account.totp_secret.clone(),
+            passkeys: u32::from(account.passkey.is_some()),
             failed_logins: 0,
             locked_until: None,
             created_at: time(at, "citizen_accounts.created_at")?,
         })
+    }
+
+    async fn list_passkeys(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<(TokenHash, Zeroizing<Vec<u8>>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id_hash, credential FROM passkeys WHERE person_id = $1 ORDER BY created_at",
+        )
+        .bind(person.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut passkeys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = hash_column(row.try_get(0)?, "passkeys.id_hash")?;
+            let sealed: Vec<u8> = row.try_get(1)?;
+            let credential = self.open(&passkey_aad(person, &id), &sealed).await?;
+            passkeys.push((id, credential));
+        }
+        Ok(passkeys)
+    }
+
+    async fn update_passkey(
+        &self,
+        person: PersonId,
+        id_hash: &TokenHash,
+        credential: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let sealed = credential
+            .map(|credential| {
+                self.keys
+                    .field()
+                    .seal(&passkey_aad(person, id_hash), credential)
+            })
+            .transpose()?;
+        let result = sqlx::query(
+            "UPDATE passkeys SET credential = COALESCE($1, credential), used_at = $2 \
+             WHERE id_hash = $3 AND person_id = $4",
+        )
+        .bind(sealed)
+        .bind(now_micros())
+        .bind(id_hash.as_bytes().to_vec())
+        .bind(person.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound("passkey"));
+        }
+        Ok(())
+    }
+
+    async fn insert_ceremony(
+        &self,
+        id: &TokenHash,
+        person: PersonId,
+        state: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sealed = self.keys.field().seal(&ceremony_aad(person, id), state)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id_hash = $1")
+            .bind(id.as_bytes().to_vec())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO webauthn_ceremonies (id_hash, person_id, state, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.as_bytes().to_vec())
+        .bind(person.to_string())
+        .bind(sealed)
+        .bind(expires_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "ceremony", "person"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError> {
+        let Some(row) = sqlx::query(
+            "DELETE FROM webauthn_ceremonies WHERE id_hash = $1 \
+             RETURNING person_id, state, expires_at",
+        )
+        .bind(id.as_bytes().to_vec())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        if time(row.try_get(2)?, "webauthn_ceremonies.expires_at")? <= now {
+            return Ok(None);
+        }
+        let person_id: PersonId = parsed(
+            &row.try_get::<String, _>(0)?,
+            "webauthn_ceremonies.person_id",
+        )?;
+        let sealed: Vec<u8> = row.try_get(1)?;
+        let state = self.open(&ceremony_aad(person_id, id), &sealed).await?;
+        Ok(Some(Ceremony { person_id, state }))
     }
 
     async fn find_account(&self, person: PersonId) -> Result<Option<Account>, StoreError> {

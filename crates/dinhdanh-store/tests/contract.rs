@@ -21,8 +21,8 @@ use dinhdanh_store::{
     PersonUpdate, PersonalData, Purpose, Recipient, RegistryStore, StoreError, StoreOptions,
 };
 use dinhdanh_store::{
-    ClientAuth, GrantId, LoginSession, NewAccount, NewClient, NewGrant, NewToken, OidcStore,
-    OrganisationId, PendingRequest, Redemption, RequestKind, TokenKind,
+    ClientAuth, GrantId, LoginSession, NewAccount, NewClient, NewGrant, NewPasskey, NewToken,
+    OidcStore, OrganisationId, PendingRequest, Redemption, RequestKind, TokenKind,
 };
 use dinhdanh_synth::{PopulationSpec, population};
 use jiff::Timestamp;
@@ -222,6 +222,7 @@ contract!(
     disclosure_log_concurrent_writers_and_integrators_lose_nothing,
     oidc_clients_register_once_for_a_known_organisation,
     oidc_accounts_count_failures_and_refuse_reused_totp_steps,
+    oidc_passkeys_are_sealed_and_unique_and_ceremonies_taken_once,
     oidc_sessions_end_when_they_expire_or_are_deleted,
     oidc_authorization_requests_are_taken_once,
     oidc_consents_are_recorded_with_their_disclosure,
@@ -1151,6 +1152,14 @@ async fn oidc_setup(db: &TestDb) -> (Arc<dyn OidcStore>, PersonId, NewClient) {
     (oidc, person.id, client)
 }
 
+async fn oidc_other_person(db: &TestDb) -> PersonId {
+    db.store
+        .insert_person(&people(52, 1).remove(0))
+        .await
+        .unwrap()
+        .id
+}
+
 fn minutes(n: i64) -> Timestamp {
     Timestamp::now() + jiff::SignedDuration::from_mins(n)
 }
@@ -1203,6 +1212,7 @@ async fn oidc_accounts_count_failures_and_refuse_reused_totp_steps(db: &TestDb) 
         person_id: person,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         totp_secret: Some(zeroize::Zeroizing::new(secret.clone())),
+        passkey: None,
     };
     oidc.insert_account(&account).await.unwrap();
     assert!(matches!(
@@ -1253,6 +1263,88 @@ async fn oidc_accounts_count_failures_and_refuse_reused_totp_steps(db: &TestDb) 
         "an older step"
     );
     assert!(oidc.use_totp_step(person, 101).await.unwrap());
+}
+
+async fn oidc_passkeys_are_sealed_and_unique_and_ceremonies_taken_once(db: &TestDb) {
+    let (oidc, person, _) = oidc_setup(db).await;
+    let credential = b"credential of a passkey".to_vec();
+    let id_hash = TokenHash::of("credential-id");
+    let passkey = NewPasskey {
+        id_hash,
+        credential: zeroize::Zeroizing::new(credential.clone()),
+    };
+    let account = NewAccount {
+        person_id: person,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        totp_secret: None,
+        passkey: Some(passkey.clone()),
+    };
+    oidc.insert_account(&account).await.unwrap();
+    let found = oidc.find_account(person).await.unwrap().unwrap();
+    assert_eq!((found.passkeys, found.totp_secret.is_none()), (1, true));
+    let listed = oidc.list_passkeys(person).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].0.matches(&id_hash));
+    assert_eq!(listed[0].1.as_slice(), credential.as_slice());
+    let raw = db.raw_dump().await;
+    assert!(
+        !raw.windows(credential.len())
+            .any(|w| w == credential.as_slice())
+    );
+
+    // The same credential for another person: refused, and that account is not made either.
+    let other = oidc_other_person(db).await;
+    assert!(matches!(
+        oidc.insert_account(&NewAccount {
+            person_id: other,
+            ..account.clone()
+        })
+        .await,
+        Err(StoreError::Conflict("passkey"))
+    ));
+    assert!(oidc.find_account(other).await.unwrap().is_none());
+
+    let updated = b"credential, counter moved".to_vec();
+    oidc.update_passkey(person, &id_hash, Some(&updated))
+        .await
+        .unwrap();
+    oidc.update_passkey(person, &id_hash, None).await.unwrap();
+    assert_eq!(
+        oidc.list_passkeys(person).await.unwrap()[0].1.as_slice(),
+        updated.as_slice()
+    );
+    assert!(matches!(
+        oidc.update_passkey(other, &id_hash, None).await,
+        Err(StoreError::NotFound("passkey"))
+    ));
+
+    let ceremony = TokenHash::of("ceremony reference");
+    let state = b"challenge state".to_vec();
+    let now = Timestamp::now();
+    oidc.insert_ceremony(&TokenHash::of("stale"), person, b"old", now)
+        .await
+        .unwrap();
+    oidc.insert_ceremony(&ceremony, person, b"replaced", minutes(5))
+        .await
+        .unwrap();
+    oidc.insert_ceremony(&ceremony, person, &state, minutes(5))
+        .await
+        .unwrap();
+    let raw = db.raw_dump().await;
+    assert!(!raw.windows(state.len()).any(|w| w == state.as_slice()));
+    let taken = oidc.take_ceremony(&ceremony, now).await.unwrap().unwrap();
+    assert_eq!(
+        (taken.person_id, taken.state.as_slice()),
+        (person, state.as_slice())
+    );
+    assert!(oidc.take_ceremony(&ceremony, now).await.unwrap().is_none());
+    assert!(
+        oidc.take_ceremony(&TokenHash::of("stale"), minutes(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "an expired ceremony is gone"
+    );
 }
 
 async fn oidc_sessions_end_when_they_expire_or_are_deleted(db: &TestDb) {

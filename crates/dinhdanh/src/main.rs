@@ -1065,7 +1065,13 @@ async fn demo(args: DemoArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let base = format!("{scheme}://{address}");
+    // On loopback the demo names itself `localhost`, as its certificate does: passkeys need a
+    // domain name, not an IP address, as the site's identity (WebAuthn §5.1.4.1).
+    let base = if address.ip().is_loopback() {
+        format!("{scheme}://localhost:{}", address.port())
+    } else {
+        format!("{scheme}://{address}")
+    };
     let token_path = token_file.display();
     println!(
         "dinhdanh demo: synthetic data only, stored in {}",

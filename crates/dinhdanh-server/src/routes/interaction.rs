@@ -1,6 +1,6 @@
 //! The person's side of an authorization: `/login` (citizen number and password),
-//! `/login/totp` (the second factor), `/enrol` (e-ID level 1 by matching the population
-//! registry) and `/consent`, then the code goes back to the client.
+//! `/login/totp` or `/login/passkey` (the second factor), `/enrol` (e-ID level 1 by matching
+//! the population registry) and `/consent`, then the code goes back to the client.
 //!
 //! Sessions are opaque references in `__Host-` cookies (`Secure`, `HttpOnly`,
 //! `SameSite=Lax`), stored only as hashes. Every form carries a CSRF token bound to the
@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use cookie::{Cookie, SameSite};
 use dinhdanh_core::{AgeBracket, BirthDate, CitizenNumber, EidLevel, PersonName, PersonStatus};
 use dinhdanh_crypto::{TokenHash, TotpSecret, hash_password, verify_nothing, verify_password};
@@ -35,11 +35,19 @@ use crate::routes::authorize::{
     redirect_to_client, refusal_response, refuse, seconds, see_other,
 };
 
+mod passkey;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/login/totp", get(totp_page).post(totp))
+        .route(
+            "/login/passkey",
+            get(passkey::login_page).post(passkey::login),
+        )
         .route("/enrol", get(enrol_page).post(enrol))
+        .route("/enrol/passkey", post(passkey::enrol))
+        .route("/assets/passkey.js", get(passkey::script))
         .route("/consent", get(consent_page).post(consent))
 }
 
@@ -277,12 +285,15 @@ fn page_context(headers: &HeaderMap, query: PageQuery) -> Result<PageContext, Bo
     PageContext::new(headers, tx, lang).map_err(|message| Box::new(page_error(Lang::Vi, message)))
 }
 
+/// A page about a pending request, with the error to show on it if any.
+type PendingPage<'p> = &'p (dyn Fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String + Sync);
+
 /// A form page about a pending request: the login and enrolment pages.
 async fn pending_page(
     state: &AppState,
     headers: &HeaderMap,
     query: PageQuery,
-    page: fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String,
+    page: PendingPage<'_>,
 ) -> Response {
     let ctx = match page_context(headers, query) {
         Ok(ctx) => ctx,
@@ -302,7 +313,7 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    pending_page(&state, &headers, query, pages::login).await
+    pending_page(&state, &headers, query, &pages::login).await
 }
 
 /// Counts an attempt on an account before its secret is checked, so that parallel guesses
@@ -356,7 +367,7 @@ async fn pending_form(
     headers: &HeaderMap,
     body: &[u8],
     address: Option<IpAddr>,
-    page: fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String,
+    page: PendingPage<'_>,
 ) -> Result<PendingForm, Box<Response>> {
     let Posted { form, ctx } = posted(state, headers, body)?;
     let pending = match pending(state, &ctx.tx, false).await {
@@ -381,7 +392,7 @@ async fn login(
     body: Bytes,
 ) -> Response {
     let PendingForm { form, ctx, pending } =
-        match pending_form(&state, &headers, &body, address, pages::login).await {
+        match pending_form(&state, &headers, &body, address, &pages::login).await {
             Ok(posted) => posted,
             Err(response) => return *response,
         };
@@ -396,7 +407,7 @@ async fn login(
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::Invalid);
     };
     match check_password(&state, &number, password).await {
-        Ok(Ok(person)) => {
+        Ok(Ok((person, has_passkey))) => {
             let Ok(reference) = random_reference() else {
                 return page_error(ctx.lang, ErrorMessage::Internal);
             };
@@ -415,7 +426,12 @@ async fn login(
             {
                 return page_error(ctx.lang, internal(&err));
             }
-            let mut response = see_other(&ctx.url("/login/totp"));
+            let next = if has_passkey {
+                "/login/passkey"
+            } else {
+                "/login/totp"
+            };
+            let mut response = see_other(&ctx.url(next));
             set_cookie(
                 &mut response,
                 SECOND_FACTOR_COOKIE,
@@ -429,14 +445,15 @@ async fn login(
     }
 }
 
-/// The person whose password this is, or why not. Unknown numbers, missing accounts and
-/// locked accounts get the same answer after the same hashing time, so that neither the
-/// answer nor its timing tells whether a number has an account.
+/// The person whose password this is and whether their second factor is a passkey, or why
+/// not. Unknown numbers, missing accounts and locked accounts get the same answer after the
+/// same hashing time, so that neither the answer nor its timing tells whether a number has
+/// an account.
 async fn check_password(
     state: &AppState,
     number: &CitizenNumber,
     password: String,
-) -> Result<Result<PersonId, FormError>, StoreError> {
+) -> Result<Result<(PersonId, bool), FormError>, StoreError> {
     let refused = Ok(Err(FormError::BadCredentials));
     let Some(person) = state.store.find_person_by_citizen_number(number).await? else {
         password_matches(state, None, password).await;
@@ -458,11 +475,11 @@ async fn check_password(
     }
     if !password_matches(state, Some(account.password_hash.clone()), password).await
         || person.status != PersonStatus::Active
-        || account.totp_secret.is_none()
+        || (account.totp_secret.is_none() && account.passkeys == 0)
     {
         return refused;
     }
-    Ok(Ok(person.id))
+    Ok(Ok((person.id, account.passkeys > 0)))
 }
 
 /// `GET /login/totp`.
@@ -513,7 +530,20 @@ async fn totp(
         Ok(Err(error)) => return again(StatusCode::UNAUTHORIZED, error),
         Err(err) => return page_error(ctx.lang, internal(&err)),
     }
-    // The second factor passed: the password step's reference ends, a session begins.
+    begin_session(&state, &ctx, &headers, &reference, person).await
+}
+
+/// The second factor passed: the password step's reference ends, a session begins (ending
+/// the browser's earlier one), and the person goes on to consent.
+async fn begin_session(
+    state: &AppState,
+    ctx: &PageContext,
+    headers: &HeaderMap,
+    second_factor_reference: &str,
+    person: PersonId,
+) -> Response {
+    let oidc = state.store.oidc();
+    let now = Timestamp::now();
     let Ok(session_reference) = random_reference() else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
@@ -529,9 +559,10 @@ async fn totp(
         auth_time: now,
         expires_at: now + seconds(config.session_ttl_seconds),
     };
-    let previous = read_cookie(&headers, SESSION_COOKIE);
+    let previous = read_cookie(headers, SESSION_COOKIE);
     let started = async {
-        oidc.delete_session(&second_factor_hash(&reference)).await?;
+        oidc.delete_session(&second_factor_hash(second_factor_reference))
+            .await?;
         // A new login ends the browser's earlier session, if it had one.
         if let Some(previous) = &previous {
             oidc.delete_session(&TokenHash::of(previous)).await?;
@@ -553,15 +584,13 @@ async fn totp(
     response
 }
 
-/// Checks a TOTP code: right for the current step (or the one before or after), and of a
-/// step not used before (RFC 6238 §5.2). Each code counts as an attempt until one succeeds.
-async fn check_second_factor(
+/// Whether a second-factor attempt may go on: the account is not locked, and the attempt is
+/// counted (until one succeeds) before the factor is checked.
+async fn second_factor_allowed(
     state: &AppState,
     person: PersonId,
-    code: &str,
 ) -> Result<Result<(), FormError>, StoreError> {
-    let oidc = state.store.oidc();
-    let Some(account) = oidc.find_account(person).await? else {
+    let Some(account) = state.store.oidc().find_account(person).await? else {
         return Ok(Err(FormError::BadCode));
     };
     if account
@@ -571,7 +600,25 @@ async fn check_second_factor(
     {
         return Ok(Err(FormError::Locked));
     }
-    let Some(secret) = account.totp_secret else {
+    Ok(Ok(()))
+}
+
+/// Checks a TOTP code: right for the current step (or the one before or after), and of a
+/// step not used before (RFC 6238 §5.2). Each code counts as an attempt until one succeeds.
+async fn check_second_factor(
+    state: &AppState,
+    person: PersonId,
+    code: &str,
+) -> Result<Result<(), FormError>, StoreError> {
+    if let Err(error) = second_factor_allowed(state, person).await? {
+        return Ok(Err(error));
+    }
+    let oidc = state.store.oidc();
+    let Some(secret) = oidc
+        .find_account(person)
+        .await?
+        .and_then(|account| account.totp_secret)
+    else {
         return Ok(Err(FormError::BadCode));
     };
     let secret = TotpSecret::from_bytes(secret)?;
@@ -596,12 +643,21 @@ async fn enrol_page(
     headers: HeaderMap,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    pending_page(&state, &headers, query, pages::enrol).await
+    pending_page(&state, &headers, query, &enrol_form(&state)).await
+}
+
+/// The enrolment page, offering passkeys where the site can hold them.
+fn enrol_form(
+    state: &AppState,
+) -> impl Fn(&Form<'_>, &Requester<'_>, Option<FormError>) -> String + Sync + use<> {
+    let passkeys = state.oidc.passkeys.is_some();
+    move |form, requester, error| pages::enrol(form, requester, error, passkeys)
 }
 
 /// `POST /enrol`: e-ID level 1. The person proves who they are with their citizen number, full
-/// name and birth date as the population registry holds them, and sets a password; the
-/// provider makes their TOTP secret and shows it once.
+/// name and birth date as the population registry holds them, sets a password and chooses a
+/// second factor: a TOTP secret the provider makes and shows once, or a passkey
+/// (`passkey::begin_enrolment`), with which the account is made only once it verifies.
 async fn enrol(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -609,13 +665,13 @@ async fn enrol(
     body: Bytes,
 ) -> Response {
     let PendingForm { form, ctx, pending } =
-        match pending_form(&state, &headers, &body, address, pages::enrol).await {
+        match pending_form(&state, &headers, &body, address, &enrol_form(&state)).await {
             Ok(posted) => posted,
             Err(response) => return *response,
         };
     let again = |status: StatusCode, error: FormError| {
         ctx.render(&state, status, |page| {
-            pages::enrol(page, &pending.requester(), Some(error))
+            enrol_form(&state)(page, &pending.requester(), Some(error))
         })
     };
     let field = |name| form.get(name).unwrap_or_default().trim();
@@ -632,6 +688,11 @@ async fn enrol(
     if form.get("password_again") != Some(password.as_str()) {
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::PasswordsDiffer);
     }
+    let with_passkey = match form.get("second_factor") {
+        None | Some("totp") => false,
+        Some("passkey") if state.oidc.passkeys.is_some() => true,
+        Some(_) => return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::Invalid),
+    };
     // Failures are counted per citizen number (by its keyed hash): the number gives away the
     // birth year, so without a limit the birth date would be a year's worth of guesses.
     let number_key = state
@@ -665,9 +726,6 @@ async fn enrol(
         state.oidc.enrolment_failed(&number_key);
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
     };
-    let Ok(secret) = TotpSecret::generate() else {
-        return page_error(ctx.lang, ErrorMessage::Internal);
-    };
     let hashed = match state.oidc.password_work.acquire().await {
         Ok(_permit) => tokio::task::spawn_blocking(move || hash_password(&password)).await,
         Err(_) => return page_error(ctx.lang, ErrorMessage::Internal),
@@ -675,10 +733,17 @@ async fn enrol(
     let Ok(Ok(password_hash)) = hashed else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
+    if with_passkey {
+        return passkey::begin_enrolment(&state, &ctx, &person, password_hash).await;
+    }
+    let Ok(secret) = TotpSecret::generate() else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
     let account = NewAccount {
         person_id: person.id,
         password_hash,
         totp_secret: Some(zeroize::Zeroizing::new(secret.as_bytes().to_vec())),
+        passkey: None,
     };
     match oidc.insert_account(&account).await {
         Ok(_) => {}
@@ -694,7 +759,7 @@ async fn enrol(
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
     ctx.render(&state, StatusCode::CREATED, |page| {
-        pages::enrolled(page, &base32, &uri)
+        pages::enrolled(page, Some(pages::TotpSetup::new(&base32, &uri)))
     })
 }
 

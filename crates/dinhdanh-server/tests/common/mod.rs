@@ -27,6 +27,7 @@ pub(crate) struct TestAppBuilder {
     config: HttpConfig,
     oidc: OidcConfig,
     provider_keys: bool,
+    localhost: bool,
 }
 
 impl TestAppBuilder {
@@ -39,6 +40,13 @@ impl TestAppBuilder {
     /// Uses these OpenID Connect provider settings (the issuer is always the test server).
     pub(crate) fn with_oidc(mut self, oidc: OidcConfig) -> Self {
         self.oidc = oidc;
+        self
+    }
+
+    /// Names the server `http://localhost:<port>` (issuer and base URL) rather than by its
+    /// IP address: passkeys need a domain name (WebAuthn §5.1.4.1).
+    pub(crate) fn on_localhost(mut self) -> Self {
+        self.localhost = true;
         self
     }
 
@@ -68,8 +76,13 @@ impl TestAppBuilder {
         if self.provider_keys {
             dinhdanh_server::ensure_signing_keys(&*store).await.unwrap();
         }
+        let base_url = if self.localhost {
+            format!("http://localhost:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        };
         let oidc = OidcConfig {
-            issuer: format!("http://{addr}"),
+            issuer: base_url.clone(),
             ..self.oidc
         };
         let app = dinhdanh_server::app(AppState::new(store.clone(), self.config).with_oidc(oidc));
@@ -87,7 +100,7 @@ impl TestAppBuilder {
             .unwrap();
 
         TestApp {
-            base_url: format!("http://{addr}"),
+            base_url,
             client,
             reader: reader.0,
             writer: writer.0,
@@ -149,6 +162,7 @@ impl TestApp {
             config: HttpConfig::default(),
             oidc: OidcConfig::default(),
             provider_keys: true,
+            localhost: false,
         }
     }
 

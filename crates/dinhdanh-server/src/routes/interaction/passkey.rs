@@ -1,0 +1,387 @@
+//! Passkeys (WebAuthn) as the second factor: created at enrolment (`POST /enrol` with
+//! `second_factor=passkey`, then `POST /enrol/passkey`) and used after the password at login
+//! (`GET`/`POST /login/passkey`). `GET /assets/passkey.js` is the only script the pages load.
+//!
+//! The ceremony's state (the challenge, the credentials allowed, and for an enrolment the
+//! account still to be made) stays on the server, sealed in the store under the hash of a
+//! reference the browser holds in the `__Host-dd-passkey` cookie, and is taken out once
+//! (WebAuthn §13.4.3). An enrolment makes the account and its passkey in one transaction when
+//! the passkey verifies, so an abandoned ceremony leaves nothing behind.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dinhdanh_crypto::TokenHash;
+use dinhdanh_crypto::passkey::PasskeyError;
+use dinhdanh_store::{NewAccount, NewPasskey, Person, PersonId, StoreError};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    PageContext, PageQuery, Posted, SECOND_FACTOR_COOKIE, begin_session, internal, page_context,
+    page_error, pending, posted, read_cookie, second_factor_allowed, second_factor_hash,
+    set_cookie, throttled,
+};
+use crate::AppState;
+use crate::pages::{self, ErrorMessage, FormError, PasskeyCeremony};
+use crate::provider::{ClientAddress, random_reference};
+use crate::routes::authorize::seconds;
+
+const PASSKEY_COOKIE: &str = "__Host-dd-passkey";
+/// How long a person has to answer the authenticator, in seconds (WebAuthn §5.4.6 suggests
+/// 5 minutes for user verification).
+const CEREMONY_TTL: u64 = 300;
+
+/// The script of the passkey pages.
+const SCRIPT: &str = include_str!("../../../assets/passkey.js");
+
+fn ceremony_hash(reference: &str) -> TokenHash {
+    TokenHash::of(&format!("webauthn-ceremony\0{reference}"))
+}
+
+/// What an enrolment keeps between the form and the authenticator's answer.
+#[derive(Serialize, Deserialize)]
+struct EnrolmentState {
+    /// The Argon2id hash of the password chosen in the form.
+    password_hash: String,
+    /// The WebAuthn library's registration state, base64url.
+    webauthn: String,
+}
+
+/// The user handle an authenticator stores with the passkey: derived from the person under
+/// the blind-index key, so that it is stable for them and tells nothing of their internal id.
+fn user_handle(state: &AppState, person: PersonId) -> uuid::Uuid {
+    let derived = state
+        .store
+        .oidc()
+        .subject_key()
+        .index("webauthn-user-handle", person.to_string().as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&derived[..16]);
+    uuid::Uuid::from_bytes(bytes)
+}
+
+/// The name the authenticator shows in its account list: the last four digits of the citizen
+/// number only, which the person recognises and which says little to anyone else.
+fn label(person: &Person) -> String {
+    let number = person.personal.citizen_number.as_str();
+    let last = number
+        .get(number.len().saturating_sub(4)..)
+        .unwrap_or_default();
+    format!("e-ID ••••{last}")
+}
+
+/// Keeps a ceremony's state and answers with `page`, setting the ceremony cookie.
+async fn keep_ceremony(
+    state: &AppState,
+    ctx: &PageContext,
+    person: PersonId,
+    kept: &[u8],
+    page: Response,
+) -> Response {
+    let Ok(reference) = random_reference() else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let expires_at = Timestamp::now() + seconds(CEREMONY_TTL);
+    if let Err(err) = state
+        .store
+        .oidc()
+        .insert_ceremony(&ceremony_hash(&reference), person, kept, expires_at)
+        .await
+    {
+        return page_error(ctx.lang, internal(&err));
+    }
+    let mut response = page;
+    set_cookie(&mut response, PASSKEY_COOKIE, &reference, CEREMONY_TTL);
+    response
+}
+
+/// Takes the ceremony the browser's cookie names, if it is still there.
+async fn take_ceremony(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<dinhdanh_store::Ceremony>, StoreError> {
+    let Some(reference) = read_cookie(headers, PASSKEY_COOKIE) else {
+        return Ok(None);
+    };
+    state
+        .store
+        .oidc()
+        .take_ceremony(&ceremony_hash(&reference), Timestamp::now())
+        .await
+}
+
+/// The refusal a ceremony answer gets: the person's mistake or the browser's, or a fault.
+fn answer_refused(err: &PasskeyError) -> Option<FormError> {
+    match err {
+        PasskeyError::Malformed | PasskeyError::Refused => Some(FormError::PasskeyRefused),
+        _ => None,
+    }
+}
+
+/// After `POST /enrol` chose a passkey and everything else passed: the page that creates it.
+pub(super) async fn begin_enrolment(
+    state: &AppState,
+    ctx: &PageContext,
+    person: &Person,
+    password_hash: String,
+) -> Response {
+    let Some(site) = &state.oidc.passkeys else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let start = match site.start_registration(user_handle(state, person.id), &label(person), &[]) {
+        Ok(start) => start,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let kept = EnrolmentState {
+        password_hash,
+        webauthn: URL_SAFE_NO_PAD.encode(&start.state),
+    };
+    let Ok(kept) = serde_json::to_vec(&kept) else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let page = ctx.render(state, StatusCode::OK, |form| {
+        pages::passkey(form, PasskeyCeremony::Register, &start.options, None)
+    });
+    keep_ceremony(state, ctx, person.id, &kept, page).await
+}
+
+/// `POST /enrol/passkey`: the authenticator's new credential. If it verifies, the account
+/// and its passkey are made together.
+pub(super) async fn enrol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let pending = match pending(&state, &ctx.tx, false).await {
+        Ok(pending) => pending,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    let passkeys = state.oidc.passkeys.is_some();
+    let again = |error: FormError| {
+        let mut response = ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, |page| {
+            pages::enrol(page, &pending.requester(), Some(error), passkeys)
+        });
+        set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
+        response
+    };
+    let (Some(site), Some(ceremony)) = (
+        &state.oidc.passkeys,
+        match take_ceremony(&state, &headers).await {
+            Ok(ceremony) => ceremony,
+            Err(err) => return page_error(ctx.lang, internal(&err)),
+        },
+    ) else {
+        return again(FormError::PasskeyRefused);
+    };
+    let Ok(kept) = serde_json::from_slice::<EnrolmentState>(&ceremony.state) else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let Ok(webauthn) = URL_SAFE_NO_PAD.decode(&kept.webauthn) else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let answer = form.get("credential").unwrap_or_default();
+    let credential = match site.finish_registration(answer, &webauthn) {
+        Ok(credential) => credential,
+        Err(err) => {
+            return match answer_refused(&err) {
+                Some(error) => {
+                    tracing::info!("passkey registration refused");
+                    again(error)
+                }
+                None => page_error(ctx.lang, internal(&err)),
+            };
+        }
+    };
+    let account = NewAccount {
+        person_id: ceremony.person_id,
+        password_hash: kept.password_hash,
+        totp_secret: None,
+        passkey: Some(NewPasskey {
+            id_hash: credential.id_hash,
+            credential: zeroize::Zeroizing::new(credential.credential),
+        }),
+    };
+    match state.store.oidc().insert_account(&account).await {
+        Ok(_) => {}
+        // Enrolled in the meantime, or this authenticator's credential is another account's.
+        Err(StoreError::Conflict(_)) => return again(FormError::NoMatch),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    tracing::info!("citizen account enrolled at e-ID level 1 with a passkey");
+    let mut response = ctx.render(&state, StatusCode::CREATED, |page| {
+        pages::enrolled(page, None)
+    });
+    set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
+    response
+}
+
+/// The person between password and second factor, from the second-factor cookie.
+async fn second_factor_person(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, PersonId)>, StoreError> {
+    let Some(reference) = read_cookie(headers, SECOND_FACTOR_COOKIE) else {
+        return Ok(None);
+    };
+    let session = state
+        .store
+        .oidc()
+        .find_session(&second_factor_hash(&reference), Timestamp::now())
+        .await?;
+    Ok(session.map(|session| (reference, session.person_id)))
+}
+
+/// The person's stored passkey credentials.
+async fn credentials(state: &AppState, person: PersonId) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(state
+        .store
+        .oidc()
+        .list_passkeys(person)
+        .await?
+        .into_iter()
+        .map(|(_, credential)| credential.to_vec())
+        .collect())
+}
+
+/// A fresh authentication ceremony over the person's passkeys, and its page.
+async fn authentication_page(
+    state: &AppState,
+    ctx: &PageContext,
+    person: PersonId,
+    status: StatusCode,
+    error: Option<FormError>,
+) -> Response {
+    let Some(site) = &state.oidc.passkeys else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let credentials = match credentials(state, person).await {
+        Ok(credentials) => credentials,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    if credentials.is_empty() {
+        return page_error(ctx.lang, ErrorMessage::Expired);
+    }
+    let start = match site.start_authentication(&credentials) {
+        Ok(start) => start,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let page = ctx.render(state, status, |form| {
+        pages::passkey(form, PasskeyCeremony::Authenticate, &start.options, error)
+    });
+    keep_ceremony(state, ctx, person, &start.state, page).await
+}
+
+/// `GET /login/passkey`: after the password, the page that asks for the passkey.
+pub(super) async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let ctx = match page_context(&headers, query) {
+        Ok(ctx) => ctx,
+        Err(response) => return *response,
+    };
+    match second_factor_person(&state, &headers).await {
+        Ok(Some((_, person))) => {
+            authentication_page(&state, &ctx, person, StatusCode::OK, None).await
+        }
+        Ok(None) => page_error(ctx.lang, ErrorMessage::Expired),
+        Err(err) => page_error(ctx.lang, internal(&err)),
+    }
+}
+
+/// `POST /login/passkey`: the authenticator's assertion; on success the session starts.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let (reference, person) = match second_factor_person(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return page_error(ctx.lang, ErrorMessage::Expired),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let again = |status: StatusCode, error: FormError| {
+        authentication_page(&state, &ctx, person, status, Some(error))
+    };
+    if throttled(&state, address) {
+        return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited).await;
+    }
+    // The ceremony is used up whatever the answer: a retry gets a new challenge.
+    let ceremony = match take_ceremony(&state, &headers).await {
+        Ok(ceremony) => ceremony.filter(|ceremony| ceremony.person_id == person),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let Some(ceremony) = ceremony else {
+        return again(StatusCode::UNAUTHORIZED, FormError::PasskeyRefused).await;
+    };
+    match second_factor_allowed(&state, person).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return again(StatusCode::UNAUTHORIZED, error).await,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    let Some(site) = &state.oidc.passkeys else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    let oidc = state.store.oidc();
+    let credentials = match credentials(&state, person).await {
+        Ok(credentials) => credentials,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let answer = form.get("credential").unwrap_or_default();
+    let (used, updated) = match site.finish_authentication(answer, &ceremony.state, &credentials) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            return match answer_refused(&err) {
+                Some(error) => {
+                    tracing::info!("passkey login refused");
+                    again(StatusCode::UNAUTHORIZED, error).await
+                }
+                None => page_error(ctx.lang, internal(&err)),
+            };
+        }
+    };
+    let recorded = async {
+        oidc.update_passkey(person, &used, updated.as_deref())
+            .await?;
+        oidc.reset_failed_logins(person).await
+    };
+    if let Err(err) = recorded.await {
+        return page_error(ctx.lang, internal(&err));
+    }
+    let mut response = begin_session(&state, &ctx, &headers, &reference, person).await;
+    set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
+    response
+}
+
+/// `GET /assets/passkey.js`.
+pub(super) async fn script() -> Response {
+    let mut response = SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
