@@ -176,6 +176,7 @@ async fn grants(setup: &Setup, count: usize) -> Vec<String> {
                 nonce: Some(format!("n{i}")),
                 eid_level: EidLevel::Level1,
                 auth_time: now,
+                actor_id: None,
             },
             &NewToken {
                 hash: TokenHash::of(&code),

@@ -825,6 +825,10 @@ struct ConsentText {
     pseudonym: &'static str,
     log: &'static str,
     explicit_legend: &'static str,
+    act_for_legend: &'static str,
+    myself: &'static str,
+    child_note: &'static str,
+    act_for_note: &'static str,
     allow: &'static str,
     deny: &'static str,
 }
@@ -839,6 +843,10 @@ impl ConsentText {
         pseudonym: "Dịch vụ cũng nhận một mã định danh bí danh chỉ dùng riêng cho dịch vụ này; dịch vụ không bao giờ nhận số định danh cá nhân của bạn.",
         log: "Mỗi lần chia sẻ đều được ghi vào nhật ký cung cấp dữ liệu cá nhân của bạn, và bạn có thể tra cứu nhật ký này.",
         explicit_legend: "Đồng ý rõ ràng",
+        act_for_legend: "Bạn đăng nhập cho ai?",
+        myself: "Cho chính tôi",
+        child_note: "(con dưới 14 tuổi do tôi giám hộ)",
+        act_for_note: "Khi bạn đăng nhập thay cho con, dịch vụ nhận các thông tin trên của con, và biết rằng người giám hộ đã thực hiện thay.",
         allow: "Đồng ý",
         deny: "Từ chối",
     };
@@ -851,6 +859,10 @@ impl ConsentText {
         pseudonym: "The service also receives a pseudonymous identifier unique to it; it never receives your personal identification number.",
         log: "Every sharing is recorded in your disclosure log, which you can consult.",
         explicit_legend: "Explicit agreement",
+        act_for_legend: "Who are you signing in for?",
+        myself: "Myself",
+        child_note: "(a child under 14 in my care)",
+        act_for_note: "When you sign in for a child, the service receives the information above about the child, and learns that a guardian acted for them.",
         allow: "Allow",
         deny: "Deny",
     };
@@ -866,15 +878,26 @@ struct ConsentPage<'a> {
     requester: &'a Requester<'a>,
     claims: Vec<ClaimLine>,
     explicit: Vec<ExplicitScope>,
+    wards: &'a [Ward<'a>],
+}
+
+/// A child under 14 a guardian may sign in for, as the consent page offers them.
+pub(crate) struct Ward<'a> {
+    /// The value the form posts as `act_for`.
+    pub(crate) choice: &'a str,
+    /// The child's name, for the guardian.
+    pub(crate) name: &'a str,
 }
 
 /// The consent page: exactly the claims the service asks for, a checkbox for each scope that
-/// needs explicit agreement, and allow/deny buttons, posted to `/consent`.
+/// needs explicit agreement, the children the person may sign in for if any, and allow/deny
+/// buttons, posted to `/consent`.
 pub(crate) fn consent(
     form: &Form<'_>,
     requester: &Requester<'_>,
     claims: &[&'static str],
     explicit_scopes: &[&'static str],
+    wards: &[Ward<'_>],
 ) -> String {
     let t = match form.lang {
         Lang::Vi => &ConsentText::VI,
@@ -897,6 +920,7 @@ pub(crate) fn consent(
             .iter()
             .map(|&scope| ExplicitScope::new(scope, form.lang))
             .collect(),
+        wards,
     })
 }
 
@@ -1006,6 +1030,10 @@ mod tests {
                     &REQUESTER,
                     &["verified", "birthdate"],
                     &["birthdate"],
+                    &[Ward {
+                        choice: "c1",
+                        name: "Nguyễn Minh An",
+                    }],
                 ),
             ));
             pages.push((lang, error(lang, ErrorMessage::Expired)));
@@ -1075,7 +1103,7 @@ mod tests {
         for page in [
             login(&form, &requester, None),
             enrol(&form, &requester, None, true),
-            consent(&form, &requester, &["<b>"], &["\"><i>"]),
+            consent(&form, &requester, &["<b>"], &["\"><i>"], &[]),
         ] {
             assert!(!page.contains("<script"), "{page}");
             assert!(!page.contains("<img"), "{page}");
@@ -1090,7 +1118,7 @@ mod tests {
     #[test]
     fn the_consent_page_lists_exactly_the_claims_asked_for() {
         let claims = ["verified", "age_over_18", "name", "something_new"];
-        let page = consent(&FORM_EN, &REQUESTER, &claims, &[]);
+        let page = consent(&FORM_EN, &REQUESTER, &claims, &[], &[]);
         assert_eq!(page.matches("data-claim=").count(), claims.len());
         for claim in claims {
             assert!(page.contains(&format!("data-claim=\"{claim}\"")), "{claim}");
@@ -1107,7 +1135,7 @@ mod tests {
 
     #[test]
     fn the_consent_page_asks_for_explicit_agreement_only_when_told() {
-        let page = consent(&FORM_VI, &REQUESTER, &["birthdate"], &["birthdate"]);
+        let page = consent(&FORM_VI, &REQUESTER, &["birthdate"], &["birthdate"], &[]);
         assert_eq!(page.matches("type=\"checkbox\"").count(), 1);
         assert!(page.contains(
             "<input type=\"checkbox\" name=\"explicit\" value=\"birthdate\" id=\"explicit-birthdate\">"
@@ -1159,7 +1187,7 @@ mod tests {
             login(&FORM_EN, &REQUESTER, None),
             totp(&FORM_EN, None),
             enrol(&FORM_EN, &REQUESTER, None, true),
-            consent(&FORM_EN, &REQUESTER, &["verified"], &[]),
+            consent(&FORM_EN, &REQUESTER, &["verified"], &[], &[]),
             passkey(&FORM_EN, PasskeyCeremony::Authenticate, "{}", None),
         ] {
             assert!(page.contains("<input type=\"hidden\" name=\"tx\" value=\"tx-123\">"));
@@ -1185,7 +1213,7 @@ mod tests {
             page.contains("action=\"/login/passkey\" id=\"passkey-form\" data-ceremony=\"get\"")
         );
         assert!(!page.contains("<b>"), "{page}");
-        assert!(consent(&FORM_VI, &REQUESTER, &[], &[]).contains("action=\"/consent\""));
+        assert!(consent(&FORM_VI, &REQUESTER, &[], &[], &[]).contains("action=\"/consent\""));
     }
 
     #[test]

@@ -572,6 +572,128 @@ async fn a_login_releases_only_what_was_asked_under_a_pairwise_subject() {
 }
 
 #[tokio::test]
+async fn a_guardian_signs_in_for_a_child_under_14() {
+    let app = oidc_app().await;
+    let guardian = citizen(&app, 14, EidLevel::Level1).await;
+    let today = jiff::Timestamp::now();
+    let child = synthetic_people(400)
+        .into_iter()
+        .find(|p| {
+            p.status == PersonStatus::Active
+                && AgeBracket::age_at(&p.birth_date, today)
+                    .is_some_and(|age| (6..14).contains(&age))
+        })
+        .unwrap();
+    expect_json(
+        app.post(&app.writer, "/v1/persons", &person_body(&child))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let child_id = find_id(&app, &child).await;
+    expect_json(
+        app.post(
+            &app.writer,
+            &format!("/v1/persons/{child_id}/guardians"),
+            &json!({ "guardian_id": guardian.id.to_string(), "relationship": "parent" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let org = platform(&app, "0100000014", "Trường Học Mười Bốn").await;
+    let scope = "openid verified age profile";
+    let rp = client(
+        &app,
+        org,
+        "rp-school",
+        "https://school.example.vn/cb",
+        scope,
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+
+    // The guardian logs in; the consent page offers the child, by name, by no internal id.
+    let mut browser = Browser::new(&app);
+    let login = login_page_for(&mut browser, &rp, scope).await;
+    let consent_url = log_in(&mut browser, &login, &guardian).await;
+    let page = browser.get(&consent_url).await.text().await.unwrap();
+    assert!(page.contains(child.name.as_str()), "{page}");
+    assert!(!page.contains(&child_id.to_string()));
+    let choice = page
+        .split("name=\"act_for\" value=\"")
+        .nth(2)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let post = |act_for: String| {
+        vec![
+            ("tx".to_owned(), hidden(&page, "tx")),
+            ("csrf".to_owned(), hidden(&page, "csrf")),
+            ("lang".to_owned(), "en".to_owned()),
+            ("decision".to_owned(), "allow".to_owned()),
+            ("act_for".to_owned(), act_for),
+        ]
+    };
+
+    // A child the page did not offer: refused, and the request is still there to answer.
+    let refused = browser
+        .post("/consent", &pairs(&post("c2lzdGVy".to_owned())))
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let signed_in = browser.post("/consent", &pairs(&post(choice))).await;
+    let callback = location(&signed_in);
+    assert!(
+        callback.starts_with("https://school.example.vn/cb?"),
+        "{callback}"
+    );
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let for_child = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(for_child["name"], child.name.as_str());
+    assert_eq!(for_child["age_over_16"], false);
+    let actor = for_child["act"]["sub"].as_str().unwrap().to_owned();
+    assert_ne!(for_child["sub"].as_str().unwrap(), actor);
+    let userinfo = expect_json(
+        app.client
+            .get(app.url("/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(userinfo["act"]["sub"], actor.as_str());
+
+    // The guardian signing in for themselves (the default choice): their own `sub` is the
+    // actor's, and nobody acts for them.
+    let callback = authorize(&mut browser, &authorize_query(&rp, scope, &[]), &guardian).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let for_self = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(for_self["sub"], actor.as_str());
+    assert!(for_self.get("act").is_none());
+    assert_eq!(for_self["name"], guardian.name);
+
+    // The child's own log shows the guardian's consent and what the client received.
+    dinhdanh_server::publish_log(app.store().disclosure_log().as_ref(), 10_000)
+        .await
+        .unwrap();
+    let log = expect_json(
+        app.get(&app.reader, &format!("/v1/persons/{child_id}/disclosures"))
+            .await,
+        StatusCode::OK,
+    )
+    .await
+    .to_string();
+    assert!(log.contains("guardian-consent"), "{log}");
+    assert!(log.contains("\"act\""), "{log}");
+}
+
+#[tokio::test]
 async fn the_provider_refuses_what_it_must() {
     let app = oidc_app().await;
     let citizen = citizen(&app, 1, EidLevel::Level1).await;
@@ -1309,6 +1431,14 @@ async fn passkey_steps_refuse_what_does_not_verify_and_change_nothing() {
             .unwrap()
             .contains("navigator.credentials.create")
     );
+}
+
+/// Owned form fields as the pairs `Browser::post` takes.
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// A fresh browser on the enrolment form of a new relying party's login.

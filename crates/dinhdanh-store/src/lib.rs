@@ -188,6 +188,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// The guardians of a person.
     async fn list_guardians(&self, child_id: PersonId) -> Result<Vec<Guardianship>, StoreError>;
 
+    /// The people a person is guardian of.
+    async fn list_wards(&self, guardian_id: PersonId) -> Result<Vec<Guardianship>, StoreError>;
+
     /// Records an operator token (its hash).
     async fn insert_operator_token(
         &self,

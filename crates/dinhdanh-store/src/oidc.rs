@@ -227,6 +227,8 @@ pub struct NewGrant {
     pub eid_level: EidLevel,
     /// When the person authenticated.
     pub auth_time: Timestamp,
+    /// The guardian who signed in for `person_id`, a child with no account of their own.
+    pub actor_id: Option<PersonId>,
 }
 
 /// A recorded grant.
@@ -473,7 +475,7 @@ const ACCOUNT_COLUMNS: &str = "person_id, password_hash, totp_secret, failed_log
     locked_until, created_at, \
     (SELECT COUNT(*) FROM passkeys p WHERE p.person_id = citizen_accounts.person_id)";
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.person_id, g.scopes, g.redirect_uri, \
-    g.code_challenge, g.nonce, g.eid_level, g.auth_time, g.created_at, g.revoked_at";
+    g.code_challenge, g.nonce, g.eid_level, g.auth_time, g.created_at, g.revoked_at, g.actor_id";
 
 fn totp_aad(person: PersonId) -> Vec<u8> {
     format!("dinhdanh totp secret v1\0{person}").into_bytes()
@@ -568,6 +570,10 @@ fn grant_from_row(row: &AnyRow, offset: usize) -> Result<Grant, StoreError> {
             nonce: row.try_get(offset + 6)?,
             eid_level: level(row.try_get(offset + 7)?, "oidc_grants.eid_level")?,
             auth_time: time(row.try_get(offset + 8)?, "oidc_grants.auth_time")?,
+            actor_id: row
+                .try_get::<Option<String>, _>(offset + 11)?
+                .map(|id| parsed(&id, "oidc_grants.actor_id"))
+                .transpose()?,
         },
         created_at: time(row.try_get(offset + 9)?, "oidc_grants.created_at")?,
         revoked_at: optional_time(row.try_get(offset + 10)?, "oidc_grants.revoked_at")?,
@@ -1243,8 +1249,8 @@ impl OidcStore for SqlOidcStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO oidc_grants (id, client_id, person_id, scopes, redirect_uri, \
-             code_challenge, nonce, eid_level, auth_time, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             code_challenge, nonce, eid_level, auth_time, created_at, actor_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id.to_string())
         .bind(grant.client_id.as_str())
@@ -1256,6 +1262,7 @@ impl OidcStore for SqlOidcStore {
         .bind(i64::from(grant.eid_level.as_u8()))
         .bind(grant.auth_time.as_microsecond())
         .bind(at)
+        .bind(grant.actor_id.map(|id| id.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(|err| classify(err, "grant", "client or person"))?;

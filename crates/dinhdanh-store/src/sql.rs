@@ -706,6 +706,19 @@ impl RegistryStore for SqlStore {
         .collect()
     }
 
+    async fn list_wards(&self, guardian_id: PersonId) -> Result<Vec<Guardianship>, StoreError> {
+        sqlx::query(
+            "SELECT child_id, guardian_id, relationship, created_at FROM guardianships \
+             WHERE guardian_id = $1 ORDER BY created_at, child_id",
+        )
+        .bind(guardian_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(guardianship_from_row)
+        .collect()
+    }
+
     async fn insert_operator_token(
         &self,
         token: &NewOperatorToken,

@@ -526,6 +526,11 @@ async fn guardianships_need_both_people_and_are_unique(db: &TestDb) {
         vec![link.clone()]
     );
     assert!(store.list_guardians(parent.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_wards(parent.id).await.unwrap(),
+        vec![link.clone()]
+    );
+    assert!(store.list_wards(child.id).await.unwrap().is_empty());
 
     let again = store
         .insert_guardianships(std::slice::from_ref(&link))
@@ -1492,6 +1497,8 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
         nonce: Some("n-0S6_WzA2Mj".to_owned()),
         eid_level: EidLevel::Level1,
+        // A guardian signing in for the person: the actor comes back with the grant.
+        actor_id: Some(oidc_other_person(db).await),
         auth_time: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
     };
     let token = |kind, expires_at| NewToken {

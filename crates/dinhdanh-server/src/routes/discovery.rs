@@ -41,6 +41,8 @@ pub(crate) async fn configuration(State(state): State<AppState>) -> Response {
         "auth_time",
         "nonce",
         "acr",
+        // RFC 8693 §4.1: the guardian who signed in for a child under 14.
+        "act",
     ]
     .into_iter()
     .chain(

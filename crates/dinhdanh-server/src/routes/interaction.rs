@@ -16,6 +16,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use dinhdanh_core::{AgeBracket, BirthDate, CitizenNumber, EidLevel, PersonName, PersonStatus};
 use dinhdanh_crypto::{TokenHash, TotpSecret, hash_password, verify_nothing, verify_password};
@@ -64,6 +66,9 @@ const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
 const MIN_ENROLMENT_AGE: u16 = 14;
 /// The legal basis recorded for what a person agreed to release.
 const CONSENT_BASIS: &str = "data-subject-consent";
+/// The legal basis recorded when a guardian agreed for a child under 14 (Decree 13/2023/ND-CP
+/// Art. 20: a child's data is processed with the consent of a parent or guardian).
+const GUARDIAN_BASIS: &str = "guardian-consent";
 
 /// A second-factor reference and a session reference live in one table; the second-factor
 /// one is hashed under its own prefix so that neither can stand in for the other.
@@ -796,8 +801,8 @@ async fn current_session(
 enum Step {
     /// Log in (again) first.
     Login,
-    /// Ask the person.
-    Ask(Box<ValidatedAuthorization>, LoginSession),
+    /// Ask the person, who may sign in for one of these children.
+    Ask(Box<ValidatedAuthorization>, LoginSession, Vec<Ward>),
     /// Consent is on record: issue the code now.
     Issue(Box<ValidatedAuthorization>, LoginSession),
     /// Stop here.
@@ -900,7 +905,13 @@ async fn decide(
         .await?
         .and_then(|scopes| Scopes::parse(&scopes).ok());
     let covered = on_record.is_some_and(|given| asked.iter().all(|scope| given.contains(*scope)));
-    if (covered || asked.is_empty()) && !request.prompt.consent {
+    // A guardian is asked each time whom they sign in for, unless no page may be shown.
+    let wards = if request.prompt.none {
+        Vec::new()
+    } else {
+        wards(state, session.person_id).await?
+    };
+    if (covered || asked.is_empty()) && !request.prompt.consent && wards.is_empty() {
         return Ok(Step::Issue(Box::new(request), session));
     }
     if request.prompt.none {
@@ -909,7 +920,43 @@ async fn decide(
             "the person has not agreed to this request",
         ));
     }
-    Ok(Step::Ask(Box::new(request), session))
+    Ok(Step::Ask(Box::new(request), session, wards))
+}
+
+/// A child under 14 in the logged-in person's care, with no account of their own, for whom
+/// the person may sign in.
+struct Ward {
+    /// What the consent form posts to choose the child: derived under the blind-index key,
+    /// so that the page carries no internal id.
+    choice: String,
+    name: String,
+    id: PersonId,
+}
+
+/// The active children under 14 the registry links to this guardian.
+async fn wards(state: &AppState, guardian: PersonId) -> Result<Vec<Ward>, StoreError> {
+    let now = Timestamp::now();
+    let mut wards = Vec::new();
+    for link in state.store.list_wards(guardian).await? {
+        let Some(child) = state.store.find_person(link.child_id).await? else {
+            continue;
+        };
+        let under_age = AgeBracket::age_at(&child.personal.birth_date, now)
+            .is_some_and(|age| age < MIN_ENROLMENT_AGE);
+        if child.status == PersonStatus::Active && under_age {
+            let derived = state
+                .store
+                .oidc()
+                .subject_key()
+                .index("oidc-ward-choice", child.id.to_string().as_bytes());
+            wards.push(Ward {
+                choice: URL_SAFE_NO_PAD.encode(&derived[..12]),
+                name: child.personal.name.as_str().to_owned(),
+                id: child.id,
+            });
+        }
+    }
+    Ok(wards)
 }
 
 /// `GET /consent`: after login, lists exactly the claims the client will receive.
@@ -934,7 +981,7 @@ async fn consent_page(
             }
             response
         }
-        Ok(Step::Ask(request, _)) => {
+        Ok(Step::Ask(request, _, wards)) => {
             let claims = request.scopes.claims();
             let explicit: Vec<&'static str> = request
                 .scopes
@@ -942,15 +989,30 @@ async fn consent_page(
                 .filter(|scope| scope.consent() == Consent::Explicit)
                 .map(Scope::as_str)
                 .collect();
+            let wards: Vec<pages::Ward<'_>> = wards
+                .iter()
+                .map(|ward| pages::Ward {
+                    choice: &ward.choice,
+                    name: &ward.name,
+                })
+                .collect();
             ctx.render(&state, StatusCode::OK, |form| {
-                pages::consent(form, &pending.requester(), &claims, &explicit)
+                pages::consent(form, &pending.requester(), &claims, &explicit, &wards)
             })
         }
         Ok(Step::Issue(request, session)) => {
             // Consent on record: the interaction is used up here, once.
             match pending_taken(&state, &ctx).await {
                 Ok(()) => {
-                    issue_code(&state, &pending.client, &request, &session, &request.scopes).await
+                    issue_code(
+                        &state,
+                        &pending.client,
+                        &request,
+                        &session,
+                        &request.scopes,
+                        None,
+                    )
+                    .await
                 }
                 Err(response) => *response,
             }
@@ -977,13 +1039,23 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(pending) => pending,
         Err(message) => return page_error(ctx.lang, message),
     };
-    let (request, session) = match decide(&state, &pending, &headers).await {
-        Ok(Step::Ask(request, session) | Step::Issue(request, session)) => (request, session),
+    let (request, session, wards) = match decide(&state, &pending, &headers).await {
+        Ok(Step::Ask(request, session, wards)) => (request, session, wards),
+        Ok(Step::Issue(request, session)) => (request, session, Vec::new()),
         Ok(Step::Login) => {
             return see_other(&ctx.url("/login"));
         }
         Ok(Step::Refused(refusal)) => return refusal_response(ctx.lang, refusal),
         Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    // A guardian may sign in for a child in their care; a choice the page did not offer
+    // changes nothing.
+    let on_behalf = match form.get("act_for") {
+        None | Some("self") => None,
+        Some(choice) => match wards.iter().find(|ward| ward.choice == choice) {
+            Some(ward) => Some(ward.id),
+            None => return page_error(ctx.lang, ErrorMessage::BadRequest),
+        },
     };
     // Of two posts of one form, one goes on.
     if let Err(response) = pending_taken(&state, &ctx).await {
@@ -1008,19 +1080,36 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     );
     let client = &pending.client.registration;
     let granted_text = scope_text(&granted);
-    let disclosure = match consent_disclosure(session.person_id, client.organisation_id, &granted) {
+    let subject = on_behalf.unwrap_or(session.person_id);
+    let disclosure = match consent_disclosure(
+        subject,
+        client.organisation_id,
+        &granted,
+        on_behalf.is_some(),
+    ) {
         Ok(disclosure) => disclosure,
         Err(message) => return page_error(ctx.lang, message),
     };
     if let Err(err) = state
         .store
         .oidc()
-        .record_consent(session.person_id, &client.id, &granted_text, &disclosure)
+        .record_consent(subject, &client.id, &granted_text, &disclosure)
         .await
     {
         return page_error(ctx.lang, internal(&err));
     }
-    issue_code(&state, &pending.client, &request, &session, &granted).await
+    if on_behalf.is_some() {
+        tracing::info!("a guardian signed in for a child under 14");
+    }
+    issue_code(
+        &state,
+        &pending.client,
+        &request,
+        &session,
+        &granted,
+        on_behalf,
+    )
+    .await
 }
 
 fn scope_text(scopes: &Scopes) -> String {
@@ -1031,29 +1120,40 @@ fn scope_text(scopes: &Scopes) -> String {
         .join(" ")
 }
 
+/// The disclosure record of a consent: the person's own, or a guardian's for a child.
 fn consent_disclosure(
     person: PersonId,
     organisation: dinhdanh_store::OrganisationId,
     granted: &Scopes,
+    by_guardian: bool,
 ) -> Result<NewDisclosure, ErrorMessage> {
+    let (purpose, legal_basis) = if by_guardian {
+        (
+            "a guardian's consent to sign in for a child under 14",
+            GUARDIAN_BASIS,
+        )
+    } else {
+        ("consent to sign in with the national e-ID", CONSENT_BASIS)
+    };
     Ok(NewDisclosure {
         subject: person,
         recipient: Recipient::Organisation(organisation),
         fields: granted.claims(),
-        purpose: Purpose::new("consent to sign in with the national e-ID")
-            .map_err(|err| internal(&format!("{err:?}")))?,
-        legal_basis: CONSENT_BASIS,
+        purpose: Purpose::new(purpose).map_err(|err| internal(&format!("{err:?}")))?,
+        legal_basis,
     })
 }
 
 /// Records the grant with a fresh authorization code and sends the code to the client
-/// (RFC 6749 §4.1.2, RFC 9207 `iss`).
+/// (RFC 6749 §4.1.2, RFC 9207 `iss`). `on_behalf` is the child a guardian signs in for: the
+/// grant is then the child's, with the logged-in guardian as its actor.
 async fn issue_code(
     state: &AppState,
     client: &Client,
     request: &ValidatedAuthorization,
     session: &LoginSession,
     granted: &Scopes,
+    on_behalf: Option<PersonId>,
 ) -> Response {
     let Ok(code) = random_reference() else {
         return page_error(Lang::Vi, ErrorMessage::Internal);
@@ -1061,7 +1161,8 @@ async fn issue_code(
     let now = Timestamp::now();
     let grant = NewGrant {
         client_id: client.registration.id.clone(),
-        person_id: session.person_id,
+        person_id: on_behalf.unwrap_or(session.person_id),
+        actor_id: on_behalf.map(|_| session.person_id),
         scopes: scope_text(granted),
         redirect_uri: request.redirect_uri.as_str().to_owned(),
         code_challenge: request.challenge.encoded(),

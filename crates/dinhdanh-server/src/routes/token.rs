@@ -214,9 +214,20 @@ async fn released(
     let mut claims = release_claims(&scopes, &facts, now);
     let sector = SectorIdentifier::new(&client.registration.sector)
         .map_err(|_| OAuthError::internal(&"stored sector unreadable"))?;
-    let subject = SubjectKey::new(state.store.oidc().subject_key())
-        .subject(&sector, grant.grant.person_id.as_uuid().as_bytes());
+    let oidc = state.store.oidc();
+    let subjects = SubjectKey::new(oidc.subject_key());
+    let subject = subjects.subject(&sector, grant.grant.person_id.as_uuid().as_bytes());
     claims.insert("sub".into(), subject.as_str().into());
+    // A guardian signed in for a child: the client learns that, and who acted, under the
+    // guardian's own pairwise subject (RFC 8693 §4.1 `act`).
+    if let Some(actor) = grant.grant.actor_id {
+        let guardian = state.store.find_person(actor).await?;
+        if guardian.is_none_or(|guardian| guardian.status != PersonStatus::Active) {
+            return Ok(None);
+        }
+        let actor = subjects.subject(&sector, actor.as_uuid().as_bytes());
+        claims.insert("act".into(), json!({ "sub": actor.as_str() }));
+    }
     Ok(Some((scopes, claims)))
 }
 
@@ -227,6 +238,9 @@ fn disclosed_fields(
     extra: &'static str,
 ) -> Vec<&'static str> {
     let mut fields = vec![extra];
+    if claims.contains_key("act") {
+        fields.push("act");
+    }
     fields.extend(
         scopes
             .claims()
