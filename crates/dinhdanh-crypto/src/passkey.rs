@@ -185,22 +185,39 @@ impl PasskeySite {
             .webauthn
             .finish_passkey_authentication(&answer, &state)
             .map_err(refused)?;
-        // The library checked the credential was one the ceremony allowed; find it to update
-        // its counter (WebAuthn §7.2 step 22).
+        // The library checked the credential was one the ceremony allowed, and its counter
+        // against the copy the ceremony started with. Find the credential as stored now and
+        // check the counter again (WebAuthn §7.2 step 22: a counter that did not move past the
+        // stored one may be a cloned authenticator), then keep the new value.
         for stored in credentials {
             let mut passkey = decode_credential(stored)?;
-            match passkey.update_credential(&result) {
-                Some(true) => {
-                    let updated =
-                        serde_json::to_vec(&passkey).map_err(|_| PasskeyError::Internal)?;
-                    return Ok((id_hash(passkey.cred_id()), Some(updated)));
-                }
-                Some(false) => return Ok((id_hash(passkey.cred_id()), None)),
-                None => {}
+            if passkey.cred_id() != result.cred_id() {
+                continue;
             }
+            let before = stored_counter(&passkey)?;
+            if (result.counter() > 0 || before > 0) && result.counter() <= before {
+                return Err(PasskeyError::Refused);
+            }
+            let changed = passkey.update_credential(&result).unwrap_or(false);
+            let updated = if changed {
+                Some(serde_json::to_vec(&passkey).map_err(|_| PasskeyError::Internal)?)
+            } else {
+                None
+            };
+            return Ok((id_hash(passkey.cred_id()), updated));
         }
         Err(PasskeyError::Refused)
     }
+}
+
+/// The signature counter a credential holds. `webauthn-rs` keeps it private; its serialised
+/// form names it (`cred.counter`).
+fn stored_counter(passkey: &Passkey) -> Result<u32, PasskeyError> {
+    let value = serde_json::to_value(passkey).map_err(|_| PasskeyError::Internal)?;
+    value["cred"]["counter"]
+        .as_u64()
+        .and_then(|counter| u32::try_from(counter).ok())
+        .ok_or(PasskeyError::Corrupt)
 }
 
 fn decode_credential(stored: &[u8]) -> Result<Passkey, PasskeyError> {

@@ -96,11 +96,14 @@
     event.preventDefault();
     failed.hidden = true;
     button.disabled = true;
-    var options = JSON.parse(form.dataset.options);
-    var ceremony = form.dataset.ceremony === "create"
-      ? navigator.credentials.create({ publicKey: creationOptions(options.publicKey) })
-      : navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
-    Promise.resolve(ceremony).then(function (credential) {
+    // Anything that throws (no WebAuthn in this browser, options it cannot read) ends in the
+    // same message as a cancelled ceremony.
+    new Promise(function (resolve) {
+      var options = JSON.parse(form.dataset.options);
+      resolve(form.dataset.ceremony === "create"
+        ? navigator.credentials.create({ publicKey: creationOptions(options.publicKey) })
+        : navigator.credentials.get({ publicKey: requestOptions(options.publicKey) }));
+    }).then(function (credential) {
       field.value = JSON.stringify(answer(credential));
       form.submit();
     }).catch(function () {

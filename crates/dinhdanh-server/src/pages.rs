@@ -765,14 +765,17 @@ struct PasskeyPage<'a> {
     action: &'static str,
     ceremony: &'static str,
     options: &'a str,
+    reference: &'a str,
 }
 
 /// A passkey step: `options` (the WebAuthn options as JSON) go to `/assets/passkey.js`,
-/// which posts the authenticator's answer back as the `credential` field.
+/// which posts the authenticator's answer back as the `credential` field, beside the
+/// ceremony's `reference`.
 pub(crate) fn passkey(
     form: &Form<'_>,
     ceremony: PasskeyCeremony,
     options: &str,
+    reference: &str,
     error: Option<FormError>,
 ) -> String {
     let (t, action, name) = match (form.lang, ceremony) {
@@ -800,6 +803,7 @@ pub(crate) fn passkey(
         action,
         ceremony: name,
         options,
+        reference,
     })
 }
 
@@ -1019,6 +1023,7 @@ mod tests {
                         &form,
                         ceremony,
                         r#"{"publicKey":{}}"#,
+                        "ref-1",
                         Some(FormError::PasskeyRefused),
                     ),
                 ));
@@ -1188,7 +1193,7 @@ mod tests {
             totp(&FORM_EN, None),
             enrol(&FORM_EN, &REQUESTER, None, true),
             consent(&FORM_EN, &REQUESTER, &["verified"], &[], &[]),
-            passkey(&FORM_EN, PasskeyCeremony::Authenticate, "{}", None),
+            passkey(&FORM_EN, PasskeyCeremony::Authenticate, "{}", "ref-1", None),
         ] {
             assert!(page.contains("<input type=\"hidden\" name=\"tx\" value=\"tx-123\">"));
             assert!(page.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-456\">"));
@@ -1199,7 +1204,7 @@ mod tests {
         assert!(enrol(&FORM_VI, &REQUESTER, None, false).contains("action=\"/enrol\""));
         assert!(!enrol(&FORM_VI, &REQUESTER, None, false).contains("second_factor"));
         assert!(
-            passkey(&FORM_VI, PasskeyCeremony::Register, "{}", None)
+            passkey(&FORM_VI, PasskeyCeremony::Register, "{}", "ref-1", None)
                 .contains("action=\"/enrol/passkey\"")
         );
         // The options reach the script as an attribute, escaped like any other text.
@@ -1207,6 +1212,7 @@ mod tests {
             &FORM_VI,
             PasskeyCeremony::Authenticate,
             r#"{"publicKey":{"challenge":"a\"><b>"}}"#,
+            "ref-1",
             None,
         );
         assert!(

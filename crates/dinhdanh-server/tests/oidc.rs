@@ -1387,30 +1387,60 @@ async fn passkey_steps_refuse_what_does_not_verify_and_change_nothing() {
         tx: hidden(&page, "tx"),
         csrf: hidden(&page, "csrf"),
     };
+    let ceremony = hidden(&page, "ceremony");
 
     // Without its CSRF token the answer changes nothing, and the ceremony stays.
     let forged = browser
         .post(
             "/enrol/passkey",
-            &[("tx", form.tx.as_str()), ("credential", "{}")],
+            &[
+                ("tx", form.tx.as_str()),
+                ("ceremony", &ceremony),
+                ("credential", "{}"),
+            ],
         )
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
-    // An answer that is not a credential: refused, no account, and the ceremony is used up,
-    // so a second answer to it is refused too.
-    for answer in [
+    // An answer that is not a credential: refused, no account, and a new ceremony on the same
+    // page (the details were right). The old ceremony is used up: answering it again leads
+    // back to the enrolment form.
+    let answers = [
         "{}",
         "{\"id\":\"AAAA\",\"rawId\":\"AAAA\",\"type\":\"public-key\"}",
-    ] {
+    ];
+    let mut pages = Vec::new();
+    for answer in answers {
         let refused = passkey_form
-            .post(&mut browser, "/enrol/passkey", &[("credential", answer)])
+            .post(
+                &mut browser,
+                "/enrol/passkey",
+                &[("ceremony", &ceremony), ("credential", answer)],
+            )
             .await;
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let alert = alert(&refused.text().await.unwrap()).unwrap();
+        let page = refused.text().await.unwrap();
+        let alert = alert(&page).unwrap();
         assert!(alert.contains("passkey was not accepted"), "{alert}");
         assert!(!has_account(&app, &person).await);
+        pages.push(page);
     }
+    assert!(pages[0].contains("data-ceremony=\"create\""));
+    assert_ne!(hidden(&pages[0], "ceremony"), ceremony);
+    assert!(pages[1].contains("action=\"/enrol\""));
+    assert!(!pages[1].contains("data-ceremony"));
+    // The login step with an enrolment's reference and no password step: expired, no fault.
+    let crossed = passkey_form
+        .post(
+            &mut browser,
+            "/login/passkey",
+            &[
+                ("ceremony", &hidden(&pages[0], "ceremony")),
+                ("credential", "{}"),
+            ],
+        )
+        .await;
+    assert_eq!(crossed.status(), StatusCode::BAD_REQUEST);
 
     // The passkey login step without a password step first: expired, nothing asked.
     let page = browser

@@ -363,7 +363,7 @@ pub trait OidcStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Keeps a WebAuthn ceremony's state, sealed, until `expires_at`, replacing one kept
-    /// under the same id.
+    /// under the same id and removing every expired one.
     async fn insert_ceremony(
         &self,
         id: &TokenHash,
@@ -996,8 +996,10 @@ impl OidcStore for SqlOidcStore {
     ) -> Result<(), StoreError> {
         let sealed = self.keys.field().seal(&ceremony_aad(person, id), state)?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id_hash = $1")
+        // Abandoned ceremonies go with the next one made: no sweeper needed.
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id_hash = $1 OR expires_at <= $2")
             .bind(id.as_bytes().to_vec())
+            .bind(now_micros())
             .execute(&mut *tx)
             .await?;
         sqlx::query(

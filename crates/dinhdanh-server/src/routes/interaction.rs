@@ -739,7 +739,7 @@ async fn enrol(
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
     if with_passkey {
-        return passkey::begin_enrolment(&state, &ctx, &person, password_hash).await;
+        return passkey::begin_enrolment(&state, &ctx, person.id, password_hash, None).await;
     }
     let Ok(secret) = TotpSecret::generate() else {
         return page_error(ctx.lang, ErrorMessage::Internal);

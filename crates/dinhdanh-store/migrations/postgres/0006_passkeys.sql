@@ -21,3 +21,5 @@ CREATE TABLE webauthn_ceremonies (
     state      BYTEA NOT NULL,
     expires_at BIGINT NOT NULL
 );
+-- Each new ceremony sweeps the expired ones.
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies (expires_at);

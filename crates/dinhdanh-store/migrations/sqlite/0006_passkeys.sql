@@ -21,3 +21,5 @@ CREATE TABLE webauthn_ceremonies (
     state      BLOB NOT NULL,
     expires_at INTEGER NOT NULL
 );
+-- Each new ceremony sweeps the expired ones.
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies (expires_at);

@@ -4,9 +4,10 @@
 //!
 //! The ceremony's state (the challenge, the credentials allowed, and for an enrolment the
 //! account still to be made) stays on the server, sealed in the store under the hash of a
-//! reference the browser holds in the `__Host-dd-passkey` cookie, and is taken out once
-//! (WebAuthn §13.4.3). An enrolment makes the account and its passkey in one transaction when
-//! the passkey verifies, so an abandoned ceremony leaves nothing behind.
+//! reference the page carries in its form, and is taken out once (WebAuthn §13.4.3). Each page
+//! has its own ceremony, so a second tab or a page left open does not spoil another's. An
+//! enrolment makes the account and its passkey in one transaction when the passkey verifies,
+//! so an abandoned ceremony leaves nothing behind.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -14,23 +15,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dinhdanh_core::PersonStatus;
 use dinhdanh_crypto::TokenHash;
 use dinhdanh_crypto::passkey::PasskeyError;
-use dinhdanh_store::{NewAccount, NewPasskey, Person, PersonId, StoreError};
+use dinhdanh_store::{NewAccount, NewPasskey, PersonId, StoreError};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{
     PageContext, PageQuery, Posted, SECOND_FACTOR_COOKIE, begin_session, internal, page_context,
-    page_error, pending, posted, read_cookie, second_factor_allowed, second_factor_hash,
-    set_cookie, throttled,
+    page_error, pending, posted, read_cookie, second_factor_allowed, second_factor_hash, throttled,
 };
 use crate::AppState;
 use crate::pages::{self, ErrorMessage, FormError, PasskeyCeremony};
-use crate::provider::{ClientAddress, random_reference};
+use crate::provider::{ClientAddress, FormPairs, random_reference};
 use crate::routes::authorize::seconds;
 
-const PASSKEY_COOKIE: &str = "__Host-dd-passkey";
 /// How long a person has to answer the authenticator, in seconds (WebAuthn §5.4.6 suggests
 /// 5 minutes for user verification).
 const CEREMONY_TTL: u64 = 300;
@@ -38,8 +38,19 @@ const CEREMONY_TTL: u64 = 300;
 /// The script of the passkey pages.
 const SCRIPT: &str = include_str!("../../../assets/passkey.js");
 
-fn ceremony_hash(reference: &str) -> TokenHash {
-    TokenHash::of(&format!("webauthn-ceremony\0{reference}"))
+/// The two ceremonies, kept apart so that neither's reference finds the other's state.
+#[derive(Clone, Copy)]
+enum Kind {
+    Enrolment,
+    Login,
+}
+
+fn ceremony_hash(kind: Kind, reference: &str) -> TokenHash {
+    let prefix = match kind {
+        Kind::Enrolment => "webauthn-enrolment",
+        Kind::Login => "webauthn-login",
+    };
+    TokenHash::of(&format!("{prefix}\0{reference}"))
 }
 
 /// What an enrolment keeps between the form and the authenticator's answer.
@@ -64,53 +75,41 @@ fn user_handle(state: &AppState, person: PersonId) -> uuid::Uuid {
     uuid::Uuid::from_bytes(bytes)
 }
 
-/// The name the authenticator shows in its account list: the last four digits of the citizen
-/// number only, which the person recognises and which says little to anyone else.
-fn label(person: &Person) -> String {
-    let number = person.personal.citizen_number.as_str();
-    let last = number
-        .get(number.len().saturating_sub(4)..)
-        .unwrap_or_default();
-    format!("e-ID ••••{last}")
-}
+/// The name the authenticator shows in its account list, and may sync to the person's other
+/// devices: the service's name only, as the TOTP label, so that no personal data leaves in it.
+const LABEL: &str = "dinhdanh e-ID";
 
-/// Keeps a ceremony's state and answers with `page`, setting the ceremony cookie.
+/// Keeps a ceremony's state; returns the reference the page posts back.
 async fn keep_ceremony(
     state: &AppState,
-    ctx: &PageContext,
+    kind: Kind,
     person: PersonId,
     kept: &[u8],
-    page: Response,
-) -> Response {
-    let Ok(reference) = random_reference() else {
-        return page_error(ctx.lang, ErrorMessage::Internal);
-    };
+) -> Result<String, ErrorMessage> {
+    let reference = random_reference().map_err(|err| internal(&err))?;
     let expires_at = Timestamp::now() + seconds(CEREMONY_TTL);
-    if let Err(err) = state
+    state
         .store
         .oidc()
-        .insert_ceremony(&ceremony_hash(&reference), person, kept, expires_at)
+        .insert_ceremony(&ceremony_hash(kind, &reference), person, kept, expires_at)
         .await
-    {
-        return page_error(ctx.lang, internal(&err));
-    }
-    let mut response = page;
-    set_cookie(&mut response, PASSKEY_COOKIE, &reference, CEREMONY_TTL);
-    response
+        .map_err(|err| internal(&err))?;
+    Ok(reference)
 }
 
-/// Takes the ceremony the browser's cookie names, if it is still there.
+/// Takes the ceremony the posted form names, if it is still there.
 async fn take_ceremony(
     state: &AppState,
-    headers: &HeaderMap,
+    kind: Kind,
+    form: &FormPairs,
 ) -> Result<Option<dinhdanh_store::Ceremony>, StoreError> {
-    let Some(reference) = read_cookie(headers, PASSKEY_COOKIE) else {
+    let Some(reference) = form.get("ceremony").filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
     state
         .store
         .oidc()
-        .take_ceremony(&ceremony_hash(&reference), Timestamp::now())
+        .take_ceremony(&ceremony_hash(kind, reference), Timestamp::now())
         .await
 }
 
@@ -122,17 +121,23 @@ fn answer_refused(err: &PasskeyError) -> Option<FormError> {
     }
 }
 
-/// After `POST /enrol` chose a passkey and everything else passed: the page that creates it.
+/// After `POST /enrol` chose a passkey and everything else passed: the page that creates it
+/// (again, with `error`, after a refused answer).
 pub(super) async fn begin_enrolment(
     state: &AppState,
     ctx: &PageContext,
-    person: &Person,
+    person: PersonId,
     password_hash: String,
+    error: Option<FormError>,
 ) -> Response {
     let Some(site) = &state.oidc.passkeys else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
-    let start = match site.start_registration(user_handle(state, person.id), &label(person), &[]) {
+    let existing = match credentials(state, person).await {
+        Ok(existing) => existing,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let start = match site.start_registration(user_handle(state, person), LABEL, &existing) {
         Ok(start) => start,
         Err(err) => return page_error(ctx.lang, internal(&err)),
     };
@@ -143,14 +148,28 @@ pub(super) async fn begin_enrolment(
     let Ok(kept) = serde_json::to_vec(&kept) else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
-    let page = ctx.render(state, StatusCode::OK, |form| {
-        pages::passkey(form, PasskeyCeremony::Register, &start.options, None)
-    });
-    keep_ceremony(state, ctx, person.id, &kept, page).await
+    let reference = match keep_ceremony(state, Kind::Enrolment, person, &kept).await {
+        Ok(reference) => reference,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.render(state, status, |form| {
+        pages::passkey(
+            form,
+            PasskeyCeremony::Register,
+            &start.options,
+            &reference,
+            error,
+        )
+    })
 }
 
-/// `POST /enrol/passkey`: the authenticator's new credential. If it verifies, the account
-/// and its passkey are made together.
+/// `POST /enrol/passkey`: the authenticator's new credential. If it verifies and the person
+/// may still enrol, the account and its passkey are made together.
 pub(super) async fn enrol(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -165,22 +184,20 @@ pub(super) async fn enrol(
         Err(message) => return page_error(ctx.lang, message),
     };
     let passkeys = state.oidc.passkeys.is_some();
+    // Without its ceremony the form is gone: back to the enrolment form.
     let again = |error: FormError| {
-        let mut response = ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, |page| {
+        ctx.render(&state, StatusCode::UNPROCESSABLE_ENTITY, |page| {
             pages::enrol(page, &pending.requester(), Some(error), passkeys)
-        });
-        set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
-        response
+        })
     };
-    let (Some(site), Some(ceremony)) = (
-        &state.oidc.passkeys,
-        match take_ceremony(&state, &headers).await {
-            Ok(ceremony) => ceremony,
-            Err(err) => return page_error(ctx.lang, internal(&err)),
-        },
-    ) else {
+    let ceremony = match take_ceremony(&state, Kind::Enrolment, &form).await {
+        Ok(ceremony) => ceremony,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let (Some(site), Some(ceremony)) = (&state.oidc.passkeys, ceremony) else {
         return again(FormError::PasskeyRefused);
     };
+    let person = ceremony.person_id;
     let Ok(kept) = serde_json::from_slice::<EnrolmentState>(&ceremony.state) else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
@@ -192,16 +209,23 @@ pub(super) async fn enrol(
         Ok(credential) => credential,
         Err(err) => {
             return match answer_refused(&err) {
+                // The details were right: a new ceremony, not the whole form again.
                 Some(error) => {
                     tracing::info!("passkey registration refused");
-                    again(error)
+                    begin_enrolment(&state, &ctx, person, kept.password_hash, Some(error)).await
                 }
                 None => page_error(ctx.lang, internal(&err)),
             };
         }
     };
+    // The registry may have changed while the person answered the authenticator.
+    match state.store.find_person(person).await {
+        Ok(Some(found)) if found.status == PersonStatus::Active => {}
+        Ok(_) => return again(FormError::NoMatch),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
     let account = NewAccount {
-        person_id: ceremony.person_id,
+        person_id: person,
         password_hash: kept.password_hash,
         totp_secret: None,
         passkey: Some(NewPasskey {
@@ -216,11 +240,9 @@ pub(super) async fn enrol(
         Err(err) => return page_error(ctx.lang, internal(&err)),
     }
     tracing::info!("citizen account enrolled at e-ID level 1 with a passkey");
-    let mut response = ctx.render(&state, StatusCode::CREATED, |page| {
+    ctx.render(&state, StatusCode::CREATED, |page| {
         pages::enrolled(page, None)
-    });
-    set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
-    response
+    })
 }
 
 /// The person between password and second factor, from the second-factor cookie.
@@ -273,10 +295,19 @@ async fn authentication_page(
         Ok(start) => start,
         Err(err) => return page_error(ctx.lang, internal(&err)),
     };
-    let page = ctx.render(state, status, |form| {
-        pages::passkey(form, PasskeyCeremony::Authenticate, &start.options, error)
-    });
-    keep_ceremony(state, ctx, person, &start.state, page).await
+    let reference = match keep_ceremony(state, Kind::Login, person, &start.state).await {
+        Ok(reference) => reference,
+        Err(message) => return page_error(ctx.lang, message),
+    };
+    ctx.render(state, status, |form| {
+        pages::passkey(
+            form,
+            PasskeyCeremony::Authenticate,
+            &start.options,
+            &reference,
+            error,
+        )
+    })
 }
 
 /// `GET /login/passkey`: after the password, the page that asks for the passkey.
@@ -320,8 +351,9 @@ pub(super) async fn login(
     if throttled(&state, address) {
         return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited).await;
     }
-    // The ceremony is used up whatever the answer: a retry gets a new challenge.
-    let ceremony = match take_ceremony(&state, &headers).await {
+    // The ceremony is used up whatever the answer: a retry gets a new challenge. A page whose
+    // ceremony is gone (expired, or answered already) is not counted as an attempt.
+    let ceremony = match take_ceremony(&state, Kind::Login, &form).await {
         Ok(ceremony) => ceremony.filter(|ceremony| ceremony.person_id == person),
         Err(err) => return page_error(ctx.lang, internal(&err)),
     };
@@ -362,9 +394,7 @@ pub(super) async fn login(
     if let Err(err) = recorded.await {
         return page_error(ctx.lang, internal(&err));
     }
-    let mut response = begin_session(&state, &ctx, &headers, &reference, person).await;
-    set_cookie(&mut response, PASSKEY_COOKIE, "", 0);
-    response
+    begin_session(&state, &ctx, &headers, &reference, person).await
 }
 
 /// `GET /assets/passkey.js`.
