@@ -67,6 +67,14 @@ pub enum IdentifierError {
     /// The organisation kind is not one of the known values.
     #[error("unknown organisation kind")]
     OrganisationKind,
+    /// A binding status is not one of the known ones.
+    #[error(
+        "binding status must be \"active\", \"pending_guardian\", \"unlinked\" or \"disputed\""
+    )]
+    BindingStatus,
+    /// A guardian consent state is not one of the known ones.
+    #[error("guardian consent must be \"pending\", \"approved\", \"denied\" or \"revoked\"")]
+    GuardianConsent,
     /// The age bracket is not one of the known values.
     #[error("age bracket must be \"under_13\", \"13_15\", \"16_17\" or \"adult\"")]
     AgeBracket,
@@ -95,6 +103,8 @@ impl IdentifierError {
             Self::EidLevel => "eid-level",
             Self::PersonStatus => "person-status",
             Self::OrganisationKind => "organisation-kind",
+            Self::BindingStatus => "binding-status",
+            Self::GuardianConsent => "guardian-consent",
             Self::AgeBracket => "age-bracket",
         }
     }
@@ -105,7 +115,7 @@ mod tests {
     use super::IdentifierError as E;
     use std::collections::HashSet;
 
-    const ALL: [E; 18] = [
+    const ALL: [E; 20] = [
         E::CitizenNumberFormat,
         E::CitizenNumberProvince,
         E::CitizenNumberCentury,
@@ -123,6 +133,8 @@ mod tests {
         E::EidLevel,
         E::PersonStatus,
         E::OrganisationKind,
+        E::BindingStatus,
+        E::GuardianConsent,
         E::AgeBracket,
     ];
 

@@ -3,6 +3,7 @@
 #[macro_use]
 mod macros;
 
+mod account;
 mod age;
 mod ascii;
 mod birth_date;
@@ -16,6 +17,9 @@ mod person_name;
 pub mod province;
 mod tax_code;
 
+pub use account::{
+    BindingStatus, DEFAULT_ACCOUNTS_PER_PLATFORM, GUARDIAN_CONSENT_BELOW, GuardianConsent,
+};
 pub use age::{AgeBracket, today_in_vietnam};
 pub use birth_date::BirthDate;
 pub use citizen_number::CitizenNumber;

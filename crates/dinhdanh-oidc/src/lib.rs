@@ -7,6 +7,7 @@ mod client;
 mod pkce;
 mod registration;
 mod scope;
+mod service;
 mod subject;
 
 pub use acr::Acr;
@@ -20,4 +21,5 @@ pub use registration::{
     ClientRegistration, ID_TOKEN_ALGORITHMS, RegisteredAuth, RegistrationError, ValidRegistration,
 };
 pub use scope::{Consent, Scope, ScopeError, Scopes};
+pub use service::{ServiceScope, ServiceScopes};
 pub use subject::{PairwiseSubject, SubjectKey};

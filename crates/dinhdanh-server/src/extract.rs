@@ -1,5 +1,5 @@
 //! Request extractors that turn every rejection into a problem+json answer: JSON bodies,
-//! path ids and the operator's bearer token.
+//! path ids, the operator's bearer token and a client's own access token for service APIs.
 
 use std::marker::PhantomData;
 
@@ -9,7 +9,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use dinhdanh_crypto::TokenHash;
-use dinhdanh_store::{OperatorRole, OperatorToken};
+use dinhdanh_oidc::{ServiceScope, ServiceScopes};
+use dinhdanh_store::{Client, OperatorRole, OperatorToken};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -146,6 +147,97 @@ impl RoleNeeded for Admin {
     const ROLE: OperatorRole = OperatorRole::Admin;
 }
 
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), or 401 saying `missing`
+/// when there is no header at all.
+fn bearer_token<'p>(parts: &'p Parts, missing: &'static str) -> Result<&'p str, Problem> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(Problem::unauthorized(missing))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or(Problem::unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        ))
+}
+
+/// The service scope a route needs, as a type.
+pub(crate) trait ScopeNeeded {
+    /// The scope.
+    const SCOPE: ServiceScope;
+}
+
+/// Routes of platforms about their accounts' bindings.
+pub(crate) struct Bindings;
+
+impl ScopeNeeded for Bindings {
+    const SCOPE: ServiceScope = ServiceScope::Bindings;
+}
+
+/// A client calling a service API with its own access token (client credentials) that holds
+/// the route's scope: 401 without a usable token, 403 without the scope or with a client
+/// disabled since.
+pub(crate) struct ServiceCaller<S> {
+    /// The client, as registered.
+    pub(crate) client: Client,
+    scope: PhantomData<S>,
+}
+
+impl<S: ScopeNeeded> FromRequestParts<AppState> for ServiceCaller<S> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(
+            parts,
+            "an access token from the client credentials grant is required",
+        )?;
+        let found = state
+            .store
+            .oidc()
+            .find_service_token(&TokenHash::of(token), jiff::Timestamp::now())
+            .await
+            .map_err(Problem::from)?
+            .ok_or(Problem::unauthorized(
+                "the access token is unknown or expired",
+            ))?;
+        let scopes = ServiceScopes::parse(&found.scopes)
+            .map_err(|_| Problem::internal(&"a stored service token's scopes are unreadable"))?;
+        if !scopes.contains(S::SCOPE) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "Scope not granted",
+                format!("this operation needs the service scope {}", S::SCOPE),
+            ));
+        }
+        let client = state
+            .oidc
+            .client(state.store.as_ref(), &found.client_id)
+            .await
+            .map_err(Problem::from)?
+            .filter(|client| client.disabled_at.is_none())
+            .ok_or(Problem::new(
+                StatusCode::FORBIDDEN,
+                "client-disabled",
+                "Client disabled",
+                "the client that holds this token is disabled",
+            ))?;
+        Ok(ServiceCaller {
+            client,
+            scope: PhantomData,
+        })
+    }
+}
+
 /// An operator authenticated by an `Authorization: Bearer` token whose role allows the
 /// route: 401 without a usable token, 403 with a role too low. Being an extractor that runs
 /// before the body is read, a refused caller learns nothing about its body.
@@ -162,23 +254,7 @@ impl<R: RoleNeeded> FromRequestParts<AppState> for Authorized<R> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(Problem::unauthorized(
-                "an operator bearer token is required",
-            ))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or(Problem::unauthorized(
-                "the Authorization header must be `Bearer <token>`",
-            ))?;
+        let token = bearer_token(parts, "an operator bearer token is required")?;
         // Looked up by hash: the store holds only hashes, and equality of hashes is checked
         // by the unique index, so no secret is compared byte by byte here.
         let found = state

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::{
-    authorize, clients, discovery, keys, log, organisations, persons, system, token,
+    authorize, bindings, clients, discovery, keys, log, organisations, persons, system, token,
 };
 
 #[derive(OpenApi)]
@@ -43,6 +43,8 @@ use crate::routes::{
         token::token,
         token::userinfo,
         token::revoke,
+        bindings::create_binding,
+        bindings::check_binding,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&OperatorAuth, &CommonProblems),
@@ -53,6 +55,7 @@ use crate::routes::{
         (name = "persons", description = "The registry of people"),
         (name = "organisations", description = "The registry of organisations"),
         (name = "clients", description = "Relying parties of the OpenID Connect provider"),
+        (name = "bindings", description = "Platform accounts bound to verified people, for platforms with an access token of their own (client credentials, `bindings` scope)"),
         (name = "oidc", description = "The OpenID Connect provider: discovery, PAR, authorization, token, userinfo, revocation. Its errors follow RFC 6749 §5.2 and RFC 6750 §3, which its clients' libraries parse, not RFC 9457"),
     )
 )]
@@ -70,6 +73,18 @@ impl Modify for OperatorAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An operator token from `dinhdanh tokens create --role <role>`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "client",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A client's own access token from `POST /token` with \
+                         `grant_type=client_credentials` (RFC 6749 §4.4)",
                     ))
                     .build(),
             ),

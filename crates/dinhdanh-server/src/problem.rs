@@ -191,6 +191,12 @@ impl From<StoreError> for Problem {
                 "Already exists",
                 format!("{what} already exists"),
             ),
+            StoreError::Limit(what) => Problem::new(
+                StatusCode::CONFLICT,
+                "limit-reached",
+                "Limit reached",
+                format!("the limit on {what} is reached"),
+            ),
             StoreError::PersonDeceased => Problem::new(
                 StatusCode::CONFLICT,
                 "person-deceased",

@@ -63,6 +63,9 @@ pub struct OidcConfig {
     /// one of them is counted under the last address its `X-Forwarded-For` names that is not
     /// a trusted proxy itself; from anyone else the header is ignored. Default none.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Accounts one person may have bound on one platform (default 5; no rule fixes a
+    /// number, see `dinhdanh_core::DEFAULT_ACCOUNTS_PER_PLATFORM`).
+    pub accounts_per_platform: u32,
 }
 
 impl Default for OidcConfig {
@@ -79,6 +82,7 @@ impl Default for OidcConfig {
             lockout_seconds: 60,
             attempts_per_address_per_minute: 30,
             trusted_proxies: Vec::new(),
+            accounts_per_platform: dinhdanh_core::DEFAULT_ACCOUNTS_PER_PLATFORM,
         }
     }
 }

@@ -17,7 +17,7 @@ use dinhdanh_core::{AgeBracket, EidLevel, PersonStatus};
 use dinhdanh_crypto::jose::{self, Jwk, Jwks};
 use dinhdanh_crypto::{SignatureAlgorithm, SigningKey, TotpSecret, hash_password};
 use dinhdanh_oidc::{ClientRegistration, CodeVerifier};
-use dinhdanh_server::{OidcConfig, register_client};
+use dinhdanh_server::{OidcConfig, PROBLEM_BASE, register_client};
 use dinhdanh_store::{NewAccount, OrganisationId, PersonId, PersonUpdate};
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
@@ -39,7 +39,16 @@ struct Citizen {
 /// Registers the `index`-th adult of the synthetic population and gives them an account.
 async fn citizen(app: &TestApp, index: usize, level: EidLevel) -> Citizen {
     let person = registered_adult(app, index).await;
-    let id = find_id(app, &person).await;
+    with_account(app, &person, level).await
+}
+
+/// Gives a registered person an account (password and TOTP).
+async fn with_account(
+    app: &TestApp,
+    person: &dinhdanh_synth::SyntheticPerson,
+    level: EidLevel,
+) -> Citizen {
+    let id = find_id(app, person).await;
     if level == EidLevel::Level2 {
         app.store()
             .update_person(
@@ -575,21 +584,7 @@ async fn a_login_releases_only_what_was_asked_under_a_pairwise_subject() {
 async fn a_guardian_signs_in_for_a_child_under_14() {
     let app = oidc_app().await;
     let guardian = citizen(&app, 14, EidLevel::Level1).await;
-    let today = jiff::Timestamp::now();
-    let child = synthetic_people(400)
-        .into_iter()
-        .find(|p| {
-            p.status == PersonStatus::Active
-                && AgeBracket::age_at(&p.birth_date, today)
-                    .is_some_and(|age| (6..14).contains(&age))
-        })
-        .unwrap();
-    expect_json(
-        app.post(&app.writer, "/v1/persons", &person_body(&child))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let child = registered_aged(&app, 6..14).await;
     let child_id = find_id(&app, &child).await;
     expect_json(
         app.post(
@@ -691,6 +686,242 @@ async fn a_guardian_signs_in_for_a_child_under_14() {
     .to_string();
     assert!(log.contains("guardian-consent"), "{log}");
     assert!(log.contains("\"act\""), "{log}");
+}
+
+#[tokio::test]
+async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holding() {
+    let app = TestApp::builder()
+        .with_oidc(OidcConfig {
+            accounts_per_platform: 2,
+            ..OidcConfig::default()
+        })
+        .start()
+        .await;
+    let adult = citizen(&app, 15, EidLevel::Level1).await;
+    let org = platform(&app, "0100000015", "Mạng Xã Hội Mười Lăm").await;
+    let scope = "openid verified age";
+    let rp = client(
+        &app,
+        org,
+        "rp-social-15",
+        "https://social15.example.vn/cb",
+        scope,
+        "EdDSA",
+        Some(SignatureAlgorithm::Ed25519),
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let sub_of = |claims: &Value| claims["sub"].as_str().unwrap().to_owned();
+    let callback = authorize(&mut browser, &authorize_query(&rp, scope, &[]), &adult).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let sub = sub_of(&verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await);
+
+    // The platform's own access token (client credentials, private_key_jwt).
+    let granted = expect_json(
+        token_request(&app, &rp, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(granted["scope"], "bindings");
+    assert_eq!(granted["token_type"], "Bearer");
+    let access = granted["access_token"].as_str().unwrap().to_owned();
+    let refused = token_request(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "subscribers"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+    // A client of an organisation with no service APIs gets none.
+    let ministry = app
+        .create_organisation(
+            &json!({ "tax_code": "0100000016", "name": "Bộ Mẫu", "kind": "ministry" }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let agency = client(
+        &app,
+        ministry,
+        "rp-ministry",
+        "https://bo.example.vn/cb",
+        scope,
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let none = token_request(&app, &agency, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        none.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+
+    let bind = |token: String, sub: String, handle: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/v1/bindings"))
+                .bearer_auth(token)
+                .json(&json!({ "sub": sub, "handle": handle }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = bind(access.clone(), sub.clone(), "@mot").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().contains_key("dinhdanh-disclosure"));
+    let first = first.json::<Value>().await.unwrap();
+    assert_eq!(
+        (first["valid"].clone(), first["status"].clone()),
+        (json!(true), json!("active"))
+    );
+    assert_eq!(first["age_over_18"], true);
+    assert!(first.get("guardian_consent").is_none());
+    let taken = bind(access.clone(), sub.clone(), "@mot").await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        taken.json::<Value>().await.unwrap()["type"],
+        format!("{PROBLEM_BASE}handle-bound")
+    );
+    assert_eq!(
+        bind(access.clone(), sub.clone(), "@hai").await.status(),
+        StatusCode::CREATED
+    );
+    // The binding after the limit is refused, and says why.
+    let over = bind(access.clone(), sub.clone(), "@ba").await;
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    let over = over.json::<Value>().await.unwrap();
+    assert_eq!(over["type"], format!("{PROBLEM_BASE}binding-limit"));
+    assert!(over["detail"].as_str().unwrap().contains('2'), "{over}");
+    // A `sub` no login of this platform produced, no token, an operator's token, bad fields.
+    let unknown = bind(access.clone(), "nobody-has-this-sub".to_owned(), "@bon").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let anonymous = app
+        .client
+        .post(app.url("/v1/bindings"))
+        .json(&json!({ "sub": sub, "handle": "@nam" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bind(app.admin.clone(), sub.clone(), "@sau").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let control = app
+        .client
+        .post(app.url("/v1/bindings"))
+        .bearer_auth(&access)
+        .json(&json!({ "sub": sub, "handle": "bad\u{0}handle" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(control.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Checking: valid now; after the person is recorded deceased, not valid, and why.
+    let check = |token: String, id: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/v1/bindings/{id}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let id = first["id"].as_str().unwrap().to_owned();
+    let now = expect_json(check(access.clone(), id.clone()).await, StatusCode::OK).await;
+    assert_eq!(
+        (now["valid"].clone(), now["reasons"].clone()),
+        (json!(true), json!([]))
+    );
+    app.store()
+        .update_person(
+            adult.id,
+            &PersonUpdate {
+                status: Some(PersonStatus::Deceased),
+                ..PersonUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let later = expect_json(check(access.clone(), id.clone()).await, StatusCode::OK).await;
+    assert_eq!(later["valid"], false);
+    assert_eq!(later["reasons"], json!(["person_deceased"]));
+
+    // Another platform cannot see this platform's binding.
+    let other_org = platform(&app, "0100000017", "Mạng Xã Hội Khác").await;
+    let other = client(
+        &app,
+        other_org,
+        "rp-other-17",
+        "https://other17.example.vn/cb",
+        scope,
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let other_access = expect_json(
+        token_request(&app, &other, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        check(other_access, id).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A person under 16: the binding waits for a guardian, and the platform sees it.
+    let teen = registered_aged(&app, 14..16).await;
+    let teen = with_account(&app, &teen, EidLevel::Level1).await;
+    let mut browser = Browser::new(&app);
+    let callback = authorize(&mut browser, &authorize_query(&rp, scope, &[]), &teen).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let teen_sub = sub_of(&verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await);
+    let pending = bind(access.clone(), teen_sub, "@thieu.nien").await;
+    assert_eq!(pending.status(), StatusCode::CREATED);
+    let pending = pending.json::<Value>().await.unwrap();
+    assert_eq!(pending["status"], "pending_guardian");
+    assert_eq!(pending["guardian_consent"], "pending");
+    assert_eq!(pending["valid"], false);
+    assert_eq!(pending["reasons"], json!(["guardian_consent_pending"]));
+    assert_eq!(pending["age_over_16"], false);
+
+    // Every answer is in the person's disclosure log.
+    dinhdanh_server::publish_log(app.store().disclosure_log().as_ref(), 10_000)
+        .await
+        .unwrap();
+    let log = expect_json(
+        app.get(
+            &app.reader,
+            &format!("/v1/persons/{}/disclosures", adult.id),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await
+    .to_string();
+    assert!(log.contains("binding a platform account"), "{log}");
+    assert!(log.contains("checking a platform account"), "{log}");
 }
 
 #[tokio::test]
@@ -1513,6 +1744,28 @@ async fn enrol_with(
         ],
     )
     .await
+}
+
+/// Registers the first active person of the synthetic population whose age is in `ages`.
+async fn registered_aged(
+    app: &TestApp,
+    ages: std::ops::Range<u16>,
+) -> dinhdanh_synth::SyntheticPerson {
+    let today = jiff::Timestamp::now();
+    let person = synthetic_people(400)
+        .into_iter()
+        .find(|p| {
+            p.status == PersonStatus::Active
+                && AgeBracket::age_at(&p.birth_date, today).is_some_and(|age| ages.contains(&age))
+        })
+        .unwrap();
+    expect_json(
+        app.post(&app.writer, "/v1/persons", &person_body(&person))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    person
 }
 
 /// Registers the `index`-th adult of the synthetic population, with no account.

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A unique value is already taken (citizen number, tax code, guardianship).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A policy limit was reached (the person's bindings on a platform).
+    #[error("the limit on {0} is reached")]
+    Limit(&'static str),
     /// The person is deceased: their record no longer changes.
     #[error("a deceased person's record no longer changes")]
     PersonDeceased,
@@ -54,6 +57,7 @@ impl StoreError {
             self,
             StoreError::NotFound(_)
                 | StoreError::Conflict(_)
+                | StoreError::Limit(_)
                 | StoreError::InvalidReference(_)
                 | StoreError::PersonDeceased
         )

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod bindings;
 mod disclosure;
 mod error;
 mod keys;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use dinhdanh_core::{CitizenNumber, TaxCode};
 use dinhdanh_crypto::{KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
 
+pub use bindings::{Binding, BindingId, BindingStore, NewBinding};
 pub use disclosure::{
     Disclosed, DisclosureLog, DisclosureRecord, Integration, InvalidPurpose, NewDisclosure,
     Purpose, Recipient, SignedCheckpoint, StoredEntry, SubjectEntry, SubjectLog, disclose,
@@ -28,7 +30,7 @@ pub use model::{
 pub use oidc::{
     Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount,
     NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, Redemption, RequestKind,
-    TokenKind,
+    ServiceToken, TokenKind,
 };
 pub use sql::PreparedPersons;
 
@@ -112,6 +114,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// The OpenID Connect provider's storage in the same database.
     fn oidc(&self) -> Arc<dyn OidcStore>;
+
+    /// Account bindings of platforms.
+    fn bindings(&self) -> Arc<dyn BindingStore>;
 
     /// Registers a person. A taken citizen number is `Conflict("citizen number")`.
     async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError>;

@@ -138,6 +138,17 @@ pub struct NewPasskey {
     pub credential: Zeroizing<Vec<u8>>,
 }
 
+/// An access token a client holds for itself (client credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceToken {
+    /// The client.
+    pub client_id: String,
+    /// The service scopes granted, space-separated.
+    pub scopes: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
 /// A WebAuthn ceremony in flight: whose it is and the state the server kept.
 #[derive(Clone, Debug)]
 pub struct Ceremony {
@@ -378,6 +389,35 @@ pub trait OidcStore: Send + Sync + 'static {
         id: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<Ceremony>, StoreError>;
+
+    /// Keeps a client's own access token by its hash, and removes every expired one.
+    async fn insert_service_token(
+        &self,
+        hash: &TokenHash,
+        token: &ServiceToken,
+    ) -> Result<(), StoreError>;
+
+    /// The unexpired service token with this hash.
+    async fn find_service_token(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<ServiceToken>, StoreError>;
+
+    /// Records that `subject` names `person` in `sector`; recording it again changes nothing.
+    async fn record_subject(
+        &self,
+        sector: &str,
+        subject: &str,
+        person: PersonId,
+    ) -> Result<(), StoreError>;
+
+    /// The person `subject` names in `sector`, if a grant was ever made for it.
+    async fn find_subject(
+        &self,
+        sector: &str,
+        subject: &str,
+    ) -> Result<Option<PersonId>, StoreError>;
 
     /// Records a session by the hash of its id.
     async fn insert_session(
@@ -1106,6 +1146,87 @@ impl OidcStore for SqlOidcStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn insert_service_token(
+        &self,
+        hash: &TokenHash,
+        token: &ServiceToken,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM service_tokens WHERE expires_at <= $1")
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO service_tokens (token_hash, client_id, scopes, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .bind(token.client_id.as_str())
+        .bind(token.scopes.as_str())
+        .bind(token.expires_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| classify(err, "service token", "client"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_service_token(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<ServiceToken>, StoreError> {
+        sqlx::query(
+            "SELECT client_id, scopes, expires_at FROM service_tokens \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .bind(now.as_microsecond())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| {
+            Ok(ServiceToken {
+                client_id: row.try_get(0)?,
+                scopes: row.try_get(1)?,
+                expires_at: time(row.try_get(2)?, "service_tokens.expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_subject(
+        &self,
+        sector: &str,
+        subject: &str,
+        person: PersonId,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pairwise_subjects (sector, subject, person_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (sector, subject) DO NOTHING",
+        )
+        .bind(sector)
+        .bind(subject)
+        .bind(person.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| classify(err, "subject", "person"))?;
+        Ok(())
+    }
+
+    async fn find_subject(
+        &self,
+        sector: &str,
+        subject: &str,
+    ) -> Result<Option<PersonId>, StoreError> {
+        sqlx::query("SELECT person_id FROM pairwise_subjects WHERE sector = $1 AND subject = $2")
+            .bind(sector)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| parsed(&row.try_get::<String, _>(0)?, "pairwise_subjects.person_id"))
+            .transpose()
     }
 
     async fn insert_session(

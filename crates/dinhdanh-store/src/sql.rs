@@ -15,6 +15,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use zeroize::Zeroizing;
 
+use crate::bindings::{BindingStore, SqlBindingStore};
 use crate::disclosure::DisclosureLog;
 use crate::error::classify;
 use crate::keys::Keyring;
@@ -109,6 +110,7 @@ pub(crate) struct SqlStore {
     keys: Arc<Keyring>,
     log: Arc<SqlDisclosureLog>,
     oidc: Arc<SqlOidcStore>,
+    bindings: Arc<SqlBindingStore>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -217,12 +219,18 @@ impl SqlStore {
             Arc::clone(&keys),
             Arc::clone(&log),
         ));
+        let bindings = Arc::new(SqlBindingStore::new(
+            pool.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&log),
+        ));
         Ok(Self {
             pool,
             backend,
             keys,
             log,
             oidc,
+            bindings,
         })
     }
 
@@ -428,6 +436,10 @@ impl RegistryStore for SqlStore {
 
     fn oidc(&self) -> Arc<dyn OidcStore> {
         Arc::clone(&self.oidc) as Arc<dyn OidcStore>
+    }
+
+    fn bindings(&self) -> Arc<dyn BindingStore> {
+        Arc::clone(&self.bindings) as Arc<dyn BindingStore>
     }
 
     fn disclosure_log(&self) -> Arc<dyn DisclosureLog> {

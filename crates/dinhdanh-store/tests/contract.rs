@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dinhdanh_core::{
-    BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus, Sex, TaxCode,
+    BindingStatus, BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus,
+    Sex, TaxCode,
 };
 use dinhdanh_crypto::SignatureAlgorithm;
 use dinhdanh_crypto::{ApiToken, MasterKey, TokenHash};
@@ -21,8 +22,9 @@ use dinhdanh_store::{
     PersonUpdate, PersonalData, Purpose, Recipient, RegistryStore, StoreError, StoreOptions,
 };
 use dinhdanh_store::{
-    ClientAuth, GrantId, LoginSession, NewAccount, NewClient, NewGrant, NewPasskey, NewToken,
-    OidcStore, OrganisationId, PendingRequest, Redemption, RequestKind, TokenKind,
+    ClientAuth, GrantId, LoginSession, NewAccount, NewBinding, NewClient, NewGrant, NewPasskey,
+    NewToken, OidcStore, OrganisationId, PendingRequest, Redemption, RequestKind, ServiceToken,
+    TokenKind,
 };
 use dinhdanh_synth::{PopulationSpec, population};
 use jiff::Timestamp;
@@ -223,6 +225,8 @@ contract!(
     oidc_clients_register_once_for_a_known_organisation,
     oidc_accounts_count_failures_and_refuse_reused_totp_steps,
     oidc_passkeys_are_sealed_and_unique_and_ceremonies_taken_once,
+    oidc_service_tokens_expire_and_pairwise_subjects_resolve,
+    bindings_are_limited_per_person_and_platform_and_sealed,
     oidc_sessions_end_when_they_expire_or_are_deleted,
     oidc_authorization_requests_are_taken_once,
     oidc_consents_are_recorded_with_their_disclosure,
@@ -1350,6 +1354,160 @@ async fn oidc_passkeys_are_sealed_and_unique_and_ceremonies_taken_once(db: &Test
             .is_none(),
         "an expired ceremony is gone"
     );
+}
+
+async fn oidc_service_tokens_expire_and_pairwise_subjects_resolve(db: &TestDb) {
+    let (oidc, person, client) = oidc_setup(db).await;
+    let now = Timestamp::now();
+    let token = ServiceToken {
+        client_id: client.id.clone(),
+        scopes: "bindings".to_owned(),
+        expires_at: Timestamp::from_microsecond(minutes(10).as_microsecond()).unwrap(),
+    };
+    let hash = TokenHash::of("service token");
+    oidc.insert_service_token(&hash, &token).await.unwrap();
+    assert_eq!(
+        oidc.find_service_token(&hash, now).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        oidc.find_service_token(&hash, minutes(11)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        oidc.find_service_token(&TokenHash::of("another"), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        oidc.insert_service_token(
+            &TokenHash::of("for nobody"),
+            &ServiceToken {
+                client_id: "rp-khac".to_owned(),
+                ..token.clone()
+            }
+        )
+        .await,
+        Err(StoreError::InvalidReference("client"))
+    ));
+
+    oidc.record_subject("rp.example.vn", "sub-1", person)
+        .await
+        .unwrap();
+    // Recording it again is no error and changes nothing.
+    oidc.record_subject("rp.example.vn", "sub-1", person)
+        .await
+        .unwrap();
+    assert_eq!(
+        oidc.find_subject("rp.example.vn", "sub-1").await.unwrap(),
+        Some(person)
+    );
+    assert_eq!(
+        oidc.find_subject("other.example.vn", "sub-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        oidc.record_subject("rp.example.vn", "sub-2", PersonId::generate())
+            .await,
+        Err(StoreError::InvalidReference("person"))
+    ));
+}
+
+async fn bindings_are_limited_per_person_and_platform_and_sealed(db: &TestDb) {
+    let (_, person, client) = oidc_setup(db).await;
+    let store = &db.store;
+    let bindings = store.bindings();
+    let other_platform = store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000010".parse::<TaxCode>().unwrap(),
+            name: "Mạng Xã Hội Khác".to_owned(),
+            kind: OrganisationKind::Platform,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let disclosure = NewDisclosure {
+        subject: person,
+        recipient: Recipient::Organisation(client.organisation_id),
+        fields: vec!["verified"],
+        purpose: Purpose::new("account binding").unwrap(),
+        legal_basis: "legal-obligation",
+    };
+    let binding = |handle: &str| NewBinding {
+        organisation_id: client.organisation_id,
+        person_id: person,
+        subject: "sub-of-the-person".to_owned(),
+        handle: handle.to_owned(),
+        status: BindingStatus::Active,
+        guardian_consent: None,
+    };
+    let first = bindings
+        .insert_binding(&binding("@tran.thi.mai.0815"), 2, &disclosure)
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(first.status, BindingStatus::Active);
+    // One handle, one binding on a platform; another platform may bind the same handle.
+    assert!(matches!(
+        bindings
+            .insert_binding(&binding("@tran.thi.mai.0815"), 2, &disclosure)
+            .await,
+        Err(StoreError::Conflict("handle"))
+    ));
+    bindings
+        .insert_binding(
+            &NewBinding {
+                organisation_id: other_platform.id,
+                ..binding("@tran.thi.mai.0815")
+            },
+            2,
+            &disclosure,
+        )
+        .await
+        .unwrap();
+    bindings
+        .insert_binding(&binding("@mai.second"), 2, &disclosure)
+        .await
+        .unwrap();
+    // The third on the first platform is over the limit of two, and nothing is written.
+    assert!(matches!(
+        bindings
+            .insert_binding(&binding("@mai.third"), 2, &disclosure)
+            .await,
+        Err(StoreError::Limit("bindings"))
+    ));
+    let found = bindings
+        .find_binding(client.organisation_id, first.id)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(first.clone()));
+    assert_eq!(
+        bindings
+            .find_binding(other_platform.id, first.id)
+            .await
+            .unwrap(),
+        None,
+        "another platform's binding is not found"
+    );
+    assert!(matches!(
+        bindings
+            .insert_binding(
+                &NewBinding {
+                    person_id: PersonId::generate(),
+                    ..binding("@nobody")
+                },
+                2,
+                &disclosure,
+            )
+            .await,
+        Err(StoreError::InvalidReference("person"))
+    ));
+    let raw = db.raw_dump().await;
+    let handle = b"@tran.thi.mai.0815";
+    assert!(!raw.windows(handle.len()).any(|w| w == handle));
 }
 
 async fn oidc_sessions_end_when_they_expire_or_are_deleted(db: &TestDb) {

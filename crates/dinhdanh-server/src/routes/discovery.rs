@@ -67,7 +67,7 @@ pub(crate) async fn configuration(State(state): State<AppState>) -> Response {
         "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": algorithms,
         "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],

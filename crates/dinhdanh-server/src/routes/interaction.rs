@@ -21,7 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use dinhdanh_core::{AgeBracket, BirthDate, CitizenNumber, EidLevel, PersonName, PersonStatus};
 use dinhdanh_crypto::{TokenHash, TotpSecret, hash_password, verify_nothing, verify_password};
-use dinhdanh_oidc::{Consent, Scope, Scopes, ValidatedAuthorization};
+use dinhdanh_oidc::{Consent, Scope, Scopes, SectorIdentifier, SubjectKey, ValidatedAuthorization};
 use dinhdanh_store::{
     Client, LoginSession, NewAccount, NewDisclosure, NewGrant, NewToken, Person, PersonId, Purpose,
     Recipient, RequestKind, StoreError, TokenKind,
@@ -1175,7 +1175,23 @@ async fn issue_code(
         kind: TokenKind::Code,
         expires_at: now + seconds(state.oidc.config.code_ttl_seconds),
     };
-    if let Err(err) = state.store.oidc().insert_grant(&grant, &token).await {
+    // The subject the client will receive is recorded first, so that the client can later
+    // name this person by it (account bindings).
+    let oidc = state.store.oidc();
+    let recorded = async {
+        let sector = SectorIdentifier::new(&client.registration.sector)
+            .map_err(|_| StoreError::Corrupt("oidc_clients.sector"))?;
+        let subject = SubjectKey::new(oidc.subject_key())
+            .subject(&sector, grant.person_id.as_uuid().as_bytes());
+        oidc.record_subject(
+            &client.registration.sector,
+            subject.as_str(),
+            grant.person_id,
+        )
+        .await?;
+        oidc.insert_grant(&grant, &token).await
+    };
+    if let Err(err) = recorded.await {
         return page_error(Lang::Vi, internal(&err));
     }
     let issuer = state.oidc.config.issuer.as_str();

@@ -5,6 +5,7 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) mod authorize;
+pub(crate) mod bindings;
 pub(crate) mod clients;
 pub(crate) mod discovery;
 pub(crate) mod home;
@@ -30,6 +31,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(authorize::router())
         .merge(interaction::router())
         .merge(token::router())
+        .merge(bindings::router())
 }
 
 /// Formats a timestamp for a response (RFC 3339, UTC).

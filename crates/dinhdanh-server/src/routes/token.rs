@@ -15,11 +15,12 @@ use dinhdanh_core::PersonStatus;
 use dinhdanh_crypto::TokenHash;
 use dinhdanh_crypto::jose;
 use dinhdanh_oidc::{
-    Acr, CodeChallenge, CodeVerifier, PersonFacts, Scope, Scopes, SectorIdentifier, SubjectKey,
-    release_claims,
+    Acr, CodeChallenge, CodeVerifier, PersonFacts, Scope, Scopes, SectorIdentifier, ServiceScopes,
+    SubjectKey, release_claims,
 };
 use dinhdanh_store::{
-    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, Redemption, TokenKind, disclose,
+    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, Redemption, ServiceToken,
+    TokenKind, disclose,
 };
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -44,7 +45,7 @@ const SIGN_IN_BASIS: &str = "data-subject-consent";
 /// The token endpoint.
 #[utoipa::path(post, path = "/token", tag = "oidc",
     request_body(content_type = "application/x-www-form-urlencoded",
-        description = "`authorization_code` (with `code`, `redirect_uri`, `code_verifier`) or `refresh_token`, with client authentication"),
+        description = "`authorization_code` (with `code`, `redirect_uri`, `code_verifier`), `refresh_token`, or `client_credentials` (with an optional `scope` of service scopes), with client authentication"),
     responses(
         (status = 200, description = "access token, ID token and, with offline_access, a refresh token"),
         (status = 400, description = "OAuth error (RFC 6749 §5.2)"),
@@ -58,13 +59,70 @@ pub(crate) async fn token(
     match form.get("grant_type") {
         Some("authorization_code") => exchange_code(&state, &client, &form).await,
         Some("refresh_token") => refresh(&state, &client, &form).await,
+        Some("client_credentials") => client_credentials(&state, &client, &form).await,
         Some(_) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     }
+}
+
+/// RFC 6749 §4.4: a client's own access token, for the service APIs that the kind of its
+/// organisation allows (`ServiceScope::allowed_for`). No person stands behind it, so it
+/// releases nothing about anyone by itself.
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    form: &FormPairs,
+) -> Result<Response, OAuthError> {
+    let invalid_scope =
+        |text: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", text);
+    let kind = state
+        .store
+        .find_organisation(client.registration.organisation_id)
+        .await?
+        .ok_or_else(|| OAuthError::internal(&"a client's organisation is missing"))?
+        .kind;
+    let allowed = ServiceScopes::allowed_for(kind);
+    if allowed.is_empty() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "the client's organisation has no service APIs",
+        ));
+    }
+    // RFC 6749 §3.3: without `scope`, the client gets what it may hold.
+    let scopes = match form.get("scope") {
+        None => allowed.clone(),
+        Some(text) => ServiceScopes::parse(text)
+            .map_err(|_| invalid_scope("scope names an unknown service scope or is malformed"))?,
+    };
+    if !scopes.is_subset(&allowed) {
+        return Err(invalid_scope(
+            "the client's organisation may not hold this service scope",
+        ));
+    }
+    let access = random_reference().map_err(|err| OAuthError::internal(&err))?;
+    let ttl = state.oidc.config.access_ttl_seconds;
+    let token = ServiceToken {
+        client_id: client.registration.id.clone(),
+        scopes: scopes.to_string(),
+        expires_at: Timestamp::now() + seconds(ttl),
+    };
+    state
+        .store
+        .oidc()
+        .insert_service_token(&TokenHash::of(&access), &token)
+        .await?;
+    let body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": token.scopes,
+    });
+    Ok(json_no_store(body.to_string()))
 }
 
 fn redemption_error(redemption: &Redemption, what: &str) -> OAuthError {
