@@ -1,13 +1,18 @@
-//! The HTML pages a person sees while logging in to a service: login, authenticator code,
-//! enrolment, consent and errors, in Vietnamese (the default) or English.
+//! The HTML pages a person sees: logging in to a service (login, authenticator code, passkey,
+//! enrolment, consent, errors) and their own page (`/me`), in Vietnamese (the default) or
+//! English.
 //!
 //! This module owns the wording and the markup; the routes own everything else. It does no I/O
 //! and decides nothing: it never reads the request or the store, and it never puts personal data
-//! on a page except what its caller passes, which is only the authenticator secret on
-//! [`enrolled`]. Pages carry no script and no external asset, so that they work under
-//! `default-src 'none'; style-src 'unsafe-inline'`. Askama escapes every value it prints.
+//! on a page except what its caller passes: the authenticator secret on [`enrolled`], a child's
+//! name to their guardian on [`consent`] and [`portal`], and the person's own account handles.
+//! The only script is the server's own `/assets/passkey.js`, on the passkey pages, and no page
+//! loads an external asset (`default-src 'none'; script-src 'self'; style-src 'unsafe-inline'`).
+//! Askama escapes every value it prints.
 
 use askama::Template;
+use dinhdanh_core::{BindingStatus, GuardianConsent};
+use dinhdanh_store::Binding;
 
 /// The page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -925,6 +930,173 @@ pub(crate) fn consent(
             .map(|&scope| ExplicitScope::new(scope, form.lang))
             .collect(),
         wards,
+    })
+}
+
+/// A binding as the person's page lists it.
+pub(crate) struct BindingRow<'a> {
+    /// The binding's id, posted back by its forms.
+    id: String,
+    /// The platform's name.
+    platform: &'a str,
+    /// The handle.
+    handle: &'a str,
+    /// The child's name, for a child's binding.
+    child: Option<&'a str>,
+    status: BindingStatus,
+    consent: Option<GuardianConsent>,
+}
+
+impl<'a> BindingRow<'a> {
+    /// A row of the person's own bindings (`child` none) or of a child's.
+    pub(crate) fn new(binding: &'a Binding, platform: &'a str, child: Option<&'a str>) -> Self {
+        Self {
+            id: binding.id.to_string(),
+            platform,
+            handle: &binding.handle,
+            child,
+            status: binding.status,
+            consent: binding.guardian_consent,
+        }
+    }
+
+    fn live(&self) -> bool {
+        matches!(
+            self.status,
+            BindingStatus::Active | BindingStatus::PendingGuardian
+        )
+    }
+
+    fn state(&self, lang: Lang) -> &'static str {
+        match (lang, self.status, self.consent) {
+            (Lang::Vi, BindingStatus::Unlinked, _) => "Đã hủy liên kết",
+            (Lang::En, BindingStatus::Unlinked, _) => "Unlinked",
+            (Lang::Vi, BindingStatus::Disputed, _) => "Đã báo không phải của tôi",
+            (Lang::En, BindingStatus::Disputed, _) => "Reported as not mine",
+            (Lang::Vi, _, Some(GuardianConsent::Pending)) => "Chờ cha, mẹ hoặc người giám hộ duyệt",
+            (Lang::En, _, Some(GuardianConsent::Pending)) => "Waiting for a guardian's approval",
+            (Lang::Vi, _, Some(GuardianConsent::Denied)) => "Người giám hộ đã từ chối",
+            (Lang::En, _, Some(GuardianConsent::Denied)) => "Refused by a guardian",
+            (Lang::Vi, _, Some(GuardianConsent::Revoked)) => "Người giám hộ đã thu hồi đồng ý",
+            (Lang::En, _, Some(GuardianConsent::Revoked)) => "Consent revoked by a guardian",
+            (Lang::Vi, _, Some(GuardianConsent::Approved)) => {
+                "Đang hoạt động, người giám hộ đã đồng ý"
+            }
+            (Lang::En, _, Some(GuardianConsent::Approved)) => "Active, approved by a guardian",
+            (Lang::Vi, _, None) => "Đang hoạt động",
+            (Lang::En, _, None) => "Active",
+        }
+    }
+
+    /// The actions this row offers: (action, whether it is the main one).
+    fn actions(&self) -> Vec<(&'static str, bool)> {
+        if !self.live() {
+            return Vec::new();
+        }
+        if self.child.is_none() {
+            return vec![("unlink", false), ("not_mine", false)];
+        }
+        match self.consent {
+            Some(GuardianConsent::Pending) => vec![("approve", true), ("deny", false)],
+            Some(GuardianConsent::Approved) => vec![("revoke", false)],
+            _ => vec![("approve", true)],
+        }
+    }
+}
+
+/// What the person's page says after an action it could not take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PortalNotice {
+    /// The binding has moved on (another tab, a platform): the page shows it as it is now.
+    NotAllowed,
+}
+
+/// The words of the person's page.
+struct PortalText {
+    title: &'static str,
+    heading: &'static str,
+    own: &'static str,
+    own_none: &'static str,
+    children: &'static str,
+    children_lead: &'static str,
+    not_allowed: &'static str,
+}
+
+impl PortalText {
+    const VI: Self = Self {
+        title: "Tài khoản của tôi",
+        heading: "Tài khoản gắn với danh tính của bạn",
+        own: "Các tài khoản trên mạng xã hội và nền tảng trực tuyến mà nền tảng đã xác nhận là của bạn.",
+        own_none: "Chưa có tài khoản nào được gắn với danh tính của bạn.",
+        children: "Tài khoản của con bạn",
+        children_lead: "Trẻ dưới 16 tuổi chỉ dùng được tài khoản khi cha, mẹ hoặc người giám hộ đồng ý. Bạn có thể thu hồi sự đồng ý bất cứ lúc nào.",
+        not_allowed: "Không thể thực hiện thao tác này với tài khoản ở trạng thái hiện tại. Trang đã được cập nhật.",
+    };
+    const EN: Self = Self {
+        title: "My accounts",
+        heading: "Accounts bound to your identity",
+        own: "Accounts on social networks and online platforms that the platform has bound to you.",
+        own_none: "No account is bound to your identity yet.",
+        children: "Your children's accounts",
+        children_lead: "A child under 16 can use an account only with a parent's or guardian's consent. You can revoke it at any time.",
+        not_allowed: "This cannot be done to the account in its present state. The page shows it as it is now.",
+    };
+}
+
+fn action_label(lang: Lang, action: &str) -> &'static str {
+    match (lang, action) {
+        (Lang::Vi, "unlink") => "Hủy liên kết",
+        (Lang::En, "unlink") => "Unlink",
+        (Lang::Vi, "not_mine") => "Không phải của tôi",
+        (Lang::En, "not_mine") => "Not mine",
+        (Lang::Vi, "approve") => "Đồng ý",
+        (Lang::En, "approve") => "Approve",
+        (Lang::Vi, "deny") => "Từ chối",
+        (Lang::En, "deny") => "Deny",
+        (Lang::Vi, "revoke") => "Thu hồi đồng ý",
+        (Lang::En, "revoke") => "Revoke consent",
+        _ => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct PortalPage<'a> {
+    page: Layout<'a>,
+    t: &'static PortalText,
+    lang: Lang,
+    csrf: &'a str,
+    own: &'a [BindingRow<'a>],
+    children: &'a [BindingRow<'a>],
+    notice: Option<&'static str>,
+}
+
+impl PortalPage<'_> {
+    fn label(&self, action: &str) -> &'static str {
+        action_label(self.lang, action)
+    }
+}
+
+/// The person's page: their bindings, and their children's, each with the actions its state
+/// allows, posted to `/me/bindings`.
+pub(crate) fn portal(
+    form: &Form<'_>,
+    own: &[BindingRow<'_>],
+    children: &[BindingRow<'_>],
+    notice: Option<PortalNotice>,
+) -> String {
+    let t = match form.lang {
+        Lang::Vi => &PortalText::VI,
+        Lang::En => &PortalText::EN,
+    };
+    render(&PortalPage {
+        page: Layout::new(form.lang, t.title, form.tx, notice.is_some()),
+        t,
+        lang: form.lang,
+        csrf: form.csrf,
+        own,
+        children,
+        notice: notice.map(|PortalNotice::NotAllowed| t.not_allowed),
     })
 }
 

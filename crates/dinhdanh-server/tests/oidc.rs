@@ -925,6 +925,163 @@ async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holdi
 }
 
 #[tokio::test]
+async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_one() {
+    let app = oidc_app().await;
+    let guardian = citizen(&app, 18, EidLevel::Level1).await;
+    let teen = registered_aged(&app, 14..16).await;
+    let teen = with_account(&app, &teen, EidLevel::Level1).await;
+    expect_json(
+        app.post(
+            &app.writer,
+            &format!("/v1/persons/{}/guardians", teen.id),
+            &json!({ "guardian_id": guardian.id.to_string(), "relationship": "parent" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let org = platform(&app, "0100000018", "Mạng Xã Hội Mười Tám").await;
+    let scope = "openid verified age";
+    let rp = client(
+        &app,
+        org,
+        "rp-social-18",
+        "https://social18.example.vn/cb",
+        scope,
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let access = expect_json(
+        token_request(&app, &rp, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut teen_browser = Browser::new(&app);
+    let callback = authorize(&mut teen_browser, &authorize_query(&rp, scope, &[]), &teen).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let sub = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bound = expect_json(
+        app.client
+            .post(app.url("/v1/bindings"))
+            .bearer_auth(&access)
+            .json(&json!({ "sub": sub, "handle": "@be.con" }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = bound["id"].as_str().unwrap().to_owned();
+    let check = async || {
+        expect_json(
+            app.client
+                .get(app.url(&format!("/v1/bindings/{id}")))
+                .bearer_auth(&access)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await
+    };
+
+    // The guardian's page: /me asks for a login first, then lists the child's binding.
+    let mut browser = Browser::new(&app);
+    let login = location(&browser.get("/me?lang=en").await);
+    assert!(login.starts_with("/login?tx=me"), "{login}");
+    let after = log_in(&mut browser, &login, &guardian).await;
+    assert!(after.starts_with("/me?tx=me"), "{after}");
+    let page = browser.get(&after).await.text().await.unwrap();
+    assert!(page.contains(&format!("data-binding=\"{id}\"")), "{page}");
+    assert!(
+        page.contains("@be.con") && page.contains(&teen.name),
+        "{page}"
+    );
+    let act = async |browser: &mut Browser, page: &str, action: &str| {
+        browser
+            .post(
+                "/me/bindings",
+                &[
+                    ("tx", "me"),
+                    ("csrf", &hidden(page, "csrf")),
+                    ("lang", "en"),
+                    ("binding", id.as_str()),
+                    ("action", action),
+                ],
+            )
+            .await
+    };
+    // Without its CSRF token nothing changes.
+    let forged = browser
+        .post(
+            "/me/bindings",
+            &[
+                ("tx", "me"),
+                ("binding", id.as_str()),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        check().await["reasons"],
+        json!(["guardian_consent_pending"])
+    );
+    // A guardian cannot unlink the child's account: the page says so, nothing changes.
+    let refused = act(&mut browser, &page, "unlink").await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let approved = act(&mut browser, &page, "approve").await;
+    assert_eq!(location(&approved), "/me?tx=me&lang=en");
+    let now = check().await;
+    assert_eq!(now["valid"], true, "{now}");
+    assert_eq!(now["guardian_consent"], "approved");
+    let revoked = act(&mut browser, &page, "revoke").await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let now = check().await;
+    assert_eq!(now["valid"], false);
+    assert_eq!(now["reasons"], json!(["guardian_consent_revoked"]));
+
+    // The teen's own page, in the session of their earlier login: the binding is theirs to
+    // disown; the platform then learns that and nothing more.
+    let page = teen_browser.get("/me?lang=en").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("@be.con"), "{page}");
+    let disowned = act(&mut teen_browser, &page, "not_mine").await;
+    assert_eq!(disowned.status(), StatusCode::SEE_OTHER);
+    let now = check().await;
+    assert_eq!(now["reasons"], json!(["reported_not_mine"]));
+    assert!(now.get("age_over_16").is_none(), "{now}");
+    // Someone else's binding id is not the person's to change.
+    let stranger = citizen(&app, 19, EidLevel::Level1).await;
+    let mut other = Browser::new(&app);
+    let login = location(&other.get("/me?lang=en").await);
+    let after = log_in(&mut other, &login, &stranger).await;
+    let page = other.get(&after).await.text().await.unwrap();
+    assert!(page.contains("id=\"no-bindings\""), "{page}");
+    // (The page has no form; the login page of the same transaction carries the token.)
+    let with_token = other
+        .get("/login?tx=me&lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        act(&mut other, &with_token, "approve").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
 async fn the_provider_refuses_what_it_must() {
     let app = oidc_app().await;
     let citizen = citizen(&app, 1, EidLevel::Level1).await;

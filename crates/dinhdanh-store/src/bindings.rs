@@ -113,6 +113,21 @@ pub trait BindingStore: Send + Sync + 'static {
         disclosure: &NewDisclosure,
     ) -> Result<(Binding, DisclosureId), StoreError>;
 
+    /// Every binding of a person, on every platform, oldest first.
+    async fn list_bindings_of(&self, person: PersonId) -> Result<Vec<Binding>, StoreError>;
+
+    /// Moves a person's binding to `status` with `guardian_consent`, recording the guardian
+    /// who answered if one did, and returns it as it is now. Another person's binding is
+    /// `NotFound("binding")`.
+    async fn update_binding(
+        &self,
+        person: PersonId,
+        id: BindingId,
+        status: BindingStatus,
+        guardian_consent: Option<GuardianConsent>,
+        guardian: Option<PersonId>,
+    ) -> Result<Binding, StoreError>;
+
     /// A platform's binding by id; another platform's is not found.
     async fn find_binding(
         &self,
@@ -199,26 +214,23 @@ impl BindingStore for SqlBindingStore {
         let mut tx = self.pool.begin().await?;
         // Holds the person's row (a row lock on PostgreSQL, the write lock on SQLite) until
         // the binding is in: a second binding for the same person waits, then counts this one.
-        let held = sqlx::query("UPDATE persons SET updated_at = updated_at WHERE id = $1")
-            .bind(binding.person_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // A person who stopped being active since the caller looked is refused here.
+        let held = sqlx::query(
+            "UPDATE persons SET updated_at = updated_at WHERE id = $1 AND status = 'active'",
+        )
+        .bind(binding.person_id.to_string())
+        .execute(&mut *tx)
+        .await?;
         if held.rows_affected() == 0 {
             return Err(StoreError::InvalidReference("person"));
         }
-        let live: Vec<&str> = BindingStatus::ALL
-            .iter()
-            .filter(|status| status.counts_towards_limit())
-            .map(BindingStatus::as_str)
-            .collect();
+        // The statuses that count: `BindingStatus::counts_towards_limit`.
         let held: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM account_bindings \
-             WHERE person_id = $1 AND organisation_id = $2 AND status IN ($3, $4)",
+            "SELECT COUNT(*) FROM account_bindings WHERE person_id = $1 AND organisation_id = $2 \
+             AND status IN ('active', 'pending_guardian')",
         )
         .bind(binding.person_id.to_string())
         .bind(organisation.to_string())
-        .bind(live[0])
-        .bind(live[1])
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
@@ -261,6 +273,47 @@ impl BindingStore for SqlBindingStore {
             updated_at: time(at, "account_bindings.updated_at")?,
         };
         Ok((stored, recorded))
+    }
+
+    async fn list_bindings_of(&self, person: PersonId) -> Result<Vec<Binding>, StoreError> {
+        let sql = format!(
+            "SELECT {BINDING_COLUMNS} FROM account_bindings WHERE person_id = $1 \
+             ORDER BY created_at, id"
+        );
+        sqlx::query(&sql)
+            .bind(person.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| self.binding_from_row(row))
+            .collect()
+    }
+
+    async fn update_binding(
+        &self,
+        person: PersonId,
+        id: BindingId,
+        status: BindingStatus,
+        guardian_consent: Option<GuardianConsent>,
+        guardian: Option<PersonId>,
+    ) -> Result<Binding, StoreError> {
+        let sql = format!(
+            "UPDATE account_bindings SET status = $1, guardian_consent = $2, updated_at = $3, \
+             guardian_id = COALESCE($6, guardian_id), \
+             decided_at = CASE WHEN $6 IS NULL THEN decided_at ELSE $3 END \
+             WHERE id = $4 AND person_id = $5 RETURNING {BINDING_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(guardian_consent.map(|consent| consent.as_str()))
+            .bind(now_micros())
+            .bind(id.to_string())
+            .bind(person.to_string())
+            .bind(guardian.map(|guardian| guardian.to_string()))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("binding"))?;
+        self.binding_from_row(&row)
     }
 
     async fn find_binding(

@@ -833,6 +833,15 @@ impl SqlOidcStore {
         })
     }
 
+    /// The blind index a pairwise subject is kept under: a dump of the table does not link
+    /// the subjects clients hold to anyone.
+    fn subject_index(&self, sector: &str, subject: &str) -> Vec<u8> {
+        let mut value = sector.as_bytes().to_vec();
+        value.push(0);
+        value.extend_from_slice(subject.as_bytes());
+        self.keys.blind().index("pairwise-subject", &value).to_vec()
+    }
+
     /// Opens a sealed field, reloading the keyring once if it names a key made since.
     async fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         Ok(match self.keys.field().open(aad, sealed) {
@@ -1203,11 +1212,10 @@ impl OidcStore for SqlOidcStore {
         person: PersonId,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO pairwise_subjects (sector, subject, person_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (sector, subject) DO NOTHING",
+            "INSERT INTO pairwise_subjects (subject_index, person_id) VALUES ($1, $2) \
+             ON CONFLICT (subject_index) DO NOTHING",
         )
-        .bind(sector)
-        .bind(subject)
+        .bind(self.subject_index(sector, subject))
         .bind(person.to_string())
         .execute(&self.pool)
         .await
@@ -1220,9 +1228,8 @@ impl OidcStore for SqlOidcStore {
         sector: &str,
         subject: &str,
     ) -> Result<Option<PersonId>, StoreError> {
-        sqlx::query("SELECT person_id FROM pairwise_subjects WHERE sector = $1 AND subject = $2")
-            .bind(sector)
-            .bind(subject)
+        sqlx::query("SELECT person_id FROM pairwise_subjects WHERE subject_index = $1")
+            .bind(self.subject_index(sector, subject))
             .fetch_optional(&self.pool)
             .await?
             .map(|row| parsed(&row.try_get::<String, _>(0)?, "pairwise_subjects.person_id"))

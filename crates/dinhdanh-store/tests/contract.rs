@@ -1505,6 +1505,33 @@ async fn bindings_are_limited_per_person_and_platform_and_sealed(db: &TestDb) {
             .await,
         Err(StoreError::InvalidReference("person"))
     ));
+    // The person's own list, and a change of state that only their bindings take.
+    let mine = bindings.list_bindings_of(person).await.unwrap();
+    assert_eq!(mine.len(), 3);
+    assert_eq!(mine[0], first);
+    let unlinked = bindings
+        .update_binding(person, first.id, BindingStatus::Unlinked, None, None)
+        .await
+        .unwrap();
+    assert_eq!(unlinked.status, BindingStatus::Unlinked);
+    assert!(unlinked.updated_at >= first.updated_at);
+    assert!(matches!(
+        bindings
+            .update_binding(
+                PersonId::generate(),
+                first.id,
+                BindingStatus::Active,
+                None,
+                None
+            )
+            .await,
+        Err(StoreError::NotFound("binding"))
+    ));
+    // An unlinked binding no longer counts: the person may bind another.
+    bindings
+        .insert_binding(&binding("@mai.third"), 2, &disclosure)
+        .await
+        .unwrap();
     let raw = db.raw_dump().await;
     let handle = b"@tran.thi.mai.0815";
     assert!(!raw.windows(handle.len()).any(|w| w == handle));

@@ -16,7 +16,7 @@ use dinhdanh_core::{
     AgeBracket, BindingStatus, EidLevel, GUARDIAN_CONSENT_BELOW, GuardianConsent, PersonStatus,
 };
 use dinhdanh_store::{
-    Binding, BindingId, NewBinding, NewDisclosure, Person, Purpose, Recipient, disclose,
+    Binding, BindingId, NewBinding, NewDisclosure, Person, Purpose, Recipient, StoreError, disclose,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -71,43 +71,69 @@ pub(crate) struct BindingResponse {
     valid: bool,
     /// Why not, when it is not valid.
     reasons: Vec<&'static str>,
-    /// Age brackets at the moment of the answer (Asia/Ho_Chi_Minh).
-    age_over_16: bool,
+    /// Age brackets at the moment of the answer (Asia/Ho_Chi_Minh); absent once the binding
+    /// was unlinked or reported, when the platform learns nothing more about the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_over_16: Option<bool>,
     /// See `age_over_16`.
-    age_over_18: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_over_18: Option<bool>,
     /// RFC 3339.
     created_at: String,
 }
 
 /// Why a binding is not valid now, from its record and the person's as they are.
+/// Why a binding is not valid now, from its record and the person's as they are. Once a
+/// binding is unlinked or reported, that is the only reason given: the platform learns
+/// nothing more about the person through it.
 fn reasons(binding: &Binding, person: &Person, now: Timestamp) -> Vec<&'static str> {
+    match binding.status {
+        BindingStatus::Unlinked => return vec!["unlinked"],
+        BindingStatus::Disputed => return vec!["reported_not_mine"],
+        BindingStatus::Active | BindingStatus::PendingGuardian => {}
+    }
     let mut reasons = Vec::new();
     match person.status {
         PersonStatus::Active => {}
         PersonStatus::Deceased => reasons.push("person_deceased"),
         PersonStatus::Suspended => reasons.push("person_suspended"),
     }
-    match binding.status {
-        BindingStatus::Unlinked => reasons.push("unlinked"),
-        BindingStatus::Disputed => reasons.push("reported_not_mine"),
-        BindingStatus::Active | BindingStatus::PendingGuardian => {}
-    }
     let minor = AgeBracket::age_at(&person.personal.birth_date, now)
         .is_none_or(|age| age < GUARDIAN_CONSENT_BELOW);
-    if minor {
-        match binding.guardian_consent {
-            Some(GuardianConsent::Approved) => {}
-            Some(GuardianConsent::Denied) => reasons.push("guardian_consent_denied"),
-            Some(GuardianConsent::Revoked) => reasons.push("guardian_consent_revoked"),
-            Some(GuardianConsent::Pending) | None => reasons.push("guardian_consent_pending"),
+    // A guardian's refusal or withdrawal stands even after the child turns 16: the platform
+    // binds the account again, and the person then answers for themselves.
+    match binding.guardian_consent {
+        Some(GuardianConsent::Denied) => reasons.push("guardian_consent_denied"),
+        Some(GuardianConsent::Revoked) => reasons.push("guardian_consent_revoked"),
+        Some(GuardianConsent::Pending) | None if minor => {
+            reasons.push("guardian_consent_pending");
         }
+        _ => {}
     }
     reasons
+}
+
+/// The fields an answer about this binding releases, for its disclosure record.
+fn released_fields(status: BindingStatus) -> Vec<&'static str> {
+    match status {
+        BindingStatus::Unlinked | BindingStatus::Disputed => vec!["binding_status"],
+        BindingStatus::Active | BindingStatus::PendingGuardian => vec![
+            "binding_status",
+            "person_status",
+            "guardian_consent",
+            "age_over_16",
+            "age_over_18",
+        ],
+    }
 }
 
 fn answer(binding: &Binding, person: &Person, now: Timestamp) -> BindingResponse {
     let bracket = AgeBracket::at(&person.personal.birth_date, now);
     let reasons = reasons(binding, person, now);
+    let about_person = matches!(
+        binding.status,
+        BindingStatus::Active | BindingStatus::PendingGuardian
+    );
     BindingResponse {
         id: binding.id.to_string(),
         sub: binding.subject.clone(),
@@ -118,8 +144,8 @@ fn answer(binding: &Binding, person: &Person, now: Timestamp) -> BindingResponse
             .map(|consent| consent.as_str().to_owned()),
         valid: reasons.is_empty(),
         reasons,
-        age_over_16: bracket.over_16(),
-        age_over_18: bracket.over_18(),
+        age_over_16: about_person.then(|| bracket.over_16()),
+        age_over_18: about_person.then(|| bracket.over_18()),
         created_at: rfc3339(binding.created_at),
     }
 }
@@ -178,11 +204,25 @@ pub(crate) async fn create_binding(
     } else {
         person.eid_level
     };
+    let organisation = registration.organisation_id;
+    // A refusal tells the platform something about the person too: it is recorded as well.
+    let refused = async |problem: Problem| -> Result<Response, Problem> {
+        let disclosure = NewDisclosure {
+            subject: person_id,
+            recipient: Recipient::Organisation(organisation),
+            fields: vec!["eligible"],
+            purpose: purpose("a refused binding of a platform account")?,
+            legal_basis: BINDING_BASIS,
+        };
+        disclose(state.log.as_ref(), disclosure, ()).await?;
+        Err(problem)
+    };
     if person.status != PersonStatus::Active || level < EidLevel::Level1 {
-        return Err(Problem::unprocessable(
+        return refused(Problem::unprocessable(
             "not-eligible",
             "the person cannot hold a verified account now",
-        ));
+        ))
+        .await;
     }
     let now = Timestamp::now();
     let minor = AgeBracket::age_at(&person.personal.birth_date, now)
@@ -199,38 +239,49 @@ pub(crate) async fn create_binding(
         },
         guardian_consent: minor.then_some(GuardianConsent::Pending),
     };
-    let mut fields = vec!["verified", "age_over_16", "age_over_18"];
-    if minor {
-        fields.push("guardian_consent");
-    }
     let disclosure = NewDisclosure {
         subject: person_id,
-        recipient: Recipient::Organisation(registration.organisation_id),
-        fields,
+        recipient: Recipient::Organisation(organisation),
+        fields: released_fields(binding.status),
         purpose: purpose("binding a platform account to a verified person")?,
         legal_basis: BINDING_BASIS,
     };
     let limit = state.oidc.config.accounts_per_platform;
-    let (binding, recorded) = state
+    let inserted = state
         .store
         .bindings()
         .insert_binding(&binding, limit, &disclosure)
-        .await
-        .map_err(|err| match err {
-            dinhdanh_store::StoreError::Limit(_) => Problem::new(
+        .await;
+    let (binding, recorded) = match inserted {
+        Ok(inserted) => inserted,
+        Err(StoreError::Limit(_)) => {
+            return refused(Problem::new(
                 StatusCode::CONFLICT,
                 "binding-limit",
                 "Account limit reached",
                 format!("the person already holds {limit} accounts on this platform"),
-            ),
-            dinhdanh_store::StoreError::Conflict(_) => Problem::new(
+            ))
+            .await;
+        }
+        Err(StoreError::Conflict(_)) => {
+            return refused(Problem::new(
                 StatusCode::CONFLICT,
                 "handle-bound",
                 "Handle already bound",
                 "this handle is bound on this platform already",
-            ),
-            other => other.into(),
-        })?;
+            ))
+            .await;
+        }
+        // Stopped being active since it was read above.
+        Err(StoreError::InvalidReference(_)) => {
+            return refused(Problem::unprocessable(
+                "not-eligible",
+                "the person cannot hold a verified account now",
+            ))
+            .await;
+        }
+        Err(other) => return Err(other.into()),
+    };
     tracing::info!(minor, "platform account bound");
     let mut response = DisclosedJson(recorded, answer(&binding, &person, now)).into_response();
     *response.status_mut() = StatusCode::CREATED;
@@ -268,7 +319,7 @@ pub(crate) async fn check_binding(
     let disclosure = NewDisclosure {
         subject: binding.person_id,
         recipient: Recipient::Organisation(organisation),
-        fields: vec!["binding_status", "age_over_16", "age_over_18"],
+        fields: released_fields(binding.status),
         purpose: purpose("checking a platform account's binding")?,
         legal_basis: BINDING_BASIS,
     };

@@ -38,6 +38,7 @@ use crate::routes::authorize::{
 };
 
 mod passkey;
+mod portal;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -50,6 +51,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/enrol", get(enrol_page).post(enrol))
         .route("/enrol/passkey", post(passkey::enrol))
         .route("/assets/passkey.js", get(passkey::script))
+        .route("/me", get(portal::page))
+        .route("/me/bindings", post(portal::decide_binding))
         .route("/consent", get(consent_page).post(consent))
 }
 
@@ -271,6 +274,43 @@ impl Pending {
     }
 }
 
+/// The transaction of the citizen's own pages (`/me`): a login there is for no client, and
+/// ends on the person's page instead of consent.
+const PORTAL_TX: &str = "me";
+
+/// What a login or enrolment form is for.
+enum Transaction {
+    /// A client's authorization request.
+    Client(Box<Pending>),
+    /// The person's own pages.
+    Portal,
+}
+
+impl Transaction {
+    fn requester(&self) -> Requester<'_> {
+        match self {
+            Transaction::Client(pending) => pending.requester(),
+            Transaction::Portal => Requester {
+                client_name: "dinhdanh",
+                organisation_name: PORTAL_OWNER,
+            },
+        }
+    }
+}
+
+/// Who runs the citizen's own pages, as the login page names them.
+const PORTAL_OWNER: &str = "Hệ thống định danh và xác thực điện tử";
+
+/// The transaction `tx` names: the portal's, or a pending authorization request.
+async fn transaction(state: &AppState, tx: &str) -> Result<Transaction, ErrorMessage> {
+    if tx == PORTAL_TX {
+        return Ok(Transaction::Portal);
+    }
+    Ok(Transaction::Client(Box::new(
+        pending(state, tx, false).await?,
+    )))
+}
+
 fn page_error(lang: Lang, message: ErrorMessage) -> Response {
     let status = match message {
         ErrorMessage::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -304,7 +344,7 @@ async fn pending_page(
         Ok(ctx) => ctx,
         Err(response) => return *response,
     };
-    match pending(state, &ctx.tx, false).await {
+    match transaction(state, &ctx.tx).await {
         Ok(pending) => ctx.render(state, StatusCode::OK, |form| {
             page(form, &pending.requester(), None)
         }),
@@ -362,7 +402,7 @@ fn throttled(state: &AppState, address: Option<IpAddr>) -> bool {
 struct PendingForm {
     form: FormPairs,
     ctx: PageContext,
-    pending: Pending,
+    pending: Transaction,
 }
 
 /// Checks a posted form about a pending request: its CSRF token, its transaction, and the
@@ -375,7 +415,7 @@ async fn pending_form(
     page: PendingPage<'_>,
 ) -> Result<PendingForm, Box<Response>> {
     let Posted { form, ctx } = posted(state, headers, body)?;
-    let pending = match pending(state, &ctx.tx, false).await {
+    let pending = match transaction(state, &ctx.tx).await {
         Ok(pending) => pending,
         Err(message) => return Err(Box::new(page_error(ctx.lang, message))),
     };
@@ -578,7 +618,12 @@ async fn begin_session(
     if let Err(err) = started.await {
         return page_error(ctx.lang, internal(&err));
     }
-    let mut response = see_other(&ctx.url("/consent"));
+    let next = if ctx.tx == PORTAL_TX {
+        "/me"
+    } else {
+        "/consent"
+    };
+    let mut response = see_other(&ctx.url(next));
     set_cookie(&mut response, SECOND_FACTOR_COOKIE, "", 0);
     set_cookie(
         &mut response,
@@ -933,30 +978,45 @@ struct Ward {
     id: PersonId,
 }
 
-/// The active children under 14 the registry links to this guardian.
-async fn wards(state: &AppState, guardian: PersonId) -> Result<Vec<Ward>, StoreError> {
+/// The active children younger than `below` years whom the registry links to `guardian`,
+/// with their names.
+async fn children_under(
+    state: &AppState,
+    guardian: PersonId,
+    below: u16,
+) -> Result<Vec<(PersonId, String)>, StoreError> {
     let now = Timestamp::now();
-    let mut wards = Vec::new();
+    let mut children = Vec::new();
     for link in state.store.list_wards(guardian).await? {
         let Some(child) = state.store.find_person(link.child_id).await? else {
             continue;
         };
-        let under_age = AgeBracket::age_at(&child.personal.birth_date, now)
-            .is_some_and(|age| age < MIN_ENROLMENT_AGE);
-        if child.status == PersonStatus::Active && under_age {
-            let derived = state
-                .store
-                .oidc()
-                .subject_key()
-                .index("oidc-ward-choice", child.id.to_string().as_bytes());
-            wards.push(Ward {
-                choice: URL_SAFE_NO_PAD.encode(&derived[..12]),
-                name: child.personal.name.as_str().to_owned(),
-                id: child.id,
-            });
+        let young =
+            AgeBracket::age_at(&child.personal.birth_date, now).is_some_and(|age| age < below);
+        if child.status == PersonStatus::Active && young {
+            children.push((child.id, child.personal.name.as_str().to_owned()));
         }
     }
-    Ok(wards)
+    Ok(children)
+}
+
+/// The active children under 14 the registry links to this guardian.
+async fn wards(state: &AppState, guardian: PersonId) -> Result<Vec<Ward>, StoreError> {
+    let key = state.store.oidc();
+    Ok(children_under(state, guardian, MIN_ENROLMENT_AGE)
+        .await?
+        .into_iter()
+        .map(|(id, name)| {
+            let derived = key
+                .subject_key()
+                .index("oidc-ward-choice", id.to_string().as_bytes());
+            Ward {
+                choice: URL_SAFE_NO_PAD.encode(&derived[..12]),
+                name,
+                id,
+            }
+        })
+        .collect())
 }
 
 /// `GET /consent`: after login, lists exactly the claims the client will receive.

@@ -11,13 +11,12 @@ CREATE TABLE service_tokens (
 CREATE INDEX service_tokens_by_expiry ON service_tokens (expires_at);
 
 -- The person a pairwise subject names in a sector (OIDC Core §8.1), recorded when a grant
--- is made, so that a platform can name an account's owner by the `sub` it received. The
--- subject cannot be computed backwards.
+-- is made, so that a platform can name an account's owner by the `sub` it received (a
+-- subject cannot be computed backwards). Kept under a blind index of (sector, subject), so
+-- that a dump of the table links no subject a client holds to anyone.
 CREATE TABLE pairwise_subjects (
-    sector    TEXT NOT NULL,
-    subject   TEXT NOT NULL,
-    person_id TEXT NOT NULL REFERENCES persons (id),
-    PRIMARY KEY (sector, subject)
+    subject_index BYTEA PRIMARY KEY,
+    person_id     TEXT NOT NULL REFERENCES persons (id)
 );
 
 -- A platform's account bound to a person by the pairwise subject they signed in with. The
@@ -35,6 +34,9 @@ CREATE TABLE account_bindings (
         CHECK (status IN ('active', 'pending_guardian', 'unlinked', 'disputed')),
     guardian_consent TEXT
         CHECK (guardian_consent IN ('pending', 'approved', 'denied', 'revoked')),
+    -- The guardian who answered last, and when.
+    guardian_id      TEXT REFERENCES persons (id),
+    decided_at       BIGINT,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     UNIQUE (organisation_id, handle_index)

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     PageContext, PageQuery, Posted, SECOND_FACTOR_COOKIE, begin_session, internal, page_context,
-    page_error, pending, posted, read_cookie, second_factor_allowed, second_factor_hash, throttled,
+    page_error, posted, read_cookie, second_factor_allowed, second_factor_hash, throttled,
+    transaction,
 };
 use crate::AppState;
 use crate::pages::{self, ErrorMessage, FormError, PasskeyCeremony};
@@ -179,7 +180,7 @@ pub(super) async fn enrol(
         Ok(posted) => posted,
         Err(response) => return *response,
     };
-    let pending = match pending(&state, &ctx.tx, false).await {
+    let pending = match transaction(&state, &ctx.tx).await {
         Ok(pending) => pending,
         Err(message) => return page_error(ctx.lang, message),
     };

@@ -1,0 +1,215 @@
+//! The person's own page (`/me`): the platform accounts bound to them, with "unlink" and
+//! "not mine", and, for a guardian, the bindings of their children under 16, with approve,
+//! deny and revoke. A login here goes through the same pages as a client's, under the
+//! portal's transaction (`/login?tx=me`), and every form carries a CSRF token bound to it.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use dinhdanh_core::{BindingStatus, GUARDIAN_CONSENT_BELOW, GuardianConsent};
+use dinhdanh_store::{Binding, BindingId, OrganisationId, PersonId, StoreError};
+
+use super::{
+    PORTAL_TX, PageContext, PageQuery, Posted, children_under, current_session, internal,
+    page_error, posted,
+};
+use crate::AppState;
+use crate::pages::{self, BindingRow, ErrorMessage, PortalNotice};
+use crate::routes::authorize::see_other;
+
+/// `GET /me`: the person's page, or the login that leads to it.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let ctx = match PageContext::new(&headers, PORTAL_TX.to_owned(), query.lang.as_deref()) {
+        Ok(ctx) => ctx,
+        Err(message) => return page_error(pages::Lang::Vi, message),
+    };
+    match current_session(&state, &headers).await {
+        Ok(Some(session)) => render(&state, &ctx, session.person_id, None).await,
+        Ok(None) => see_other(&ctx.url("/login")),
+        Err(err) => page_error(ctx.lang, internal(&err)),
+    }
+}
+
+/// The bindings the page shows: the person's own, and their children's that wait for, or
+/// carry, a guardian's answer.
+struct Shown {
+    own: Vec<(Binding, String)>,
+    children: Vec<(Binding, String, String)>,
+}
+
+async fn shown(state: &AppState, person: PersonId) -> Result<Shown, StoreError> {
+    let bindings = state.store.bindings();
+    let mut names: HashMap<OrganisationId, String> = HashMap::new();
+    let mut platform = async |id: OrganisationId| -> Result<String, StoreError> {
+        if let Some(name) = names.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = state
+            .store
+            .find_organisation(id)
+            .await?
+            .map(|organisation| organisation.name)
+            .unwrap_or_default();
+        names.insert(id, name.clone());
+        Ok(name)
+    };
+    let mut own = Vec::new();
+    for binding in bindings.list_bindings_of(person).await? {
+        let name = platform(binding.organisation_id).await?;
+        own.push((binding, name));
+    }
+    let mut children_bindings = Vec::new();
+    for (child, child_name) in children_under(state, person, GUARDIAN_CONSENT_BELOW).await? {
+        for binding in bindings.list_bindings_of(child).await? {
+            if binding.guardian_consent.is_some()
+                && !matches!(
+                    binding.status,
+                    BindingStatus::Unlinked | BindingStatus::Disputed
+                )
+            {
+                let name = platform(binding.organisation_id).await?;
+                children_bindings.push((binding, name, child_name.clone()));
+            }
+        }
+    }
+    Ok(Shown {
+        own,
+        children: children_bindings,
+    })
+}
+
+async fn render(
+    state: &AppState,
+    ctx: &PageContext,
+    person: PersonId,
+    notice: Option<PortalNotice>,
+) -> Response {
+    let shown = match shown(state, person).await {
+        Ok(shown) => shown,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let own: Vec<BindingRow<'_>> = shown
+        .own
+        .iter()
+        .map(|(binding, platform)| BindingRow::new(binding, platform, None))
+        .collect();
+    let children: Vec<BindingRow<'_>> = shown
+        .children
+        .iter()
+        .map(|(binding, platform, child)| BindingRow::new(binding, platform, Some(child)))
+        .collect();
+    let status = if notice.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    ctx.render(state, status, |form| {
+        pages::portal(form, &own, &children, notice)
+    })
+}
+
+/// What a person may do to a binding, and what it becomes.
+fn decided(
+    binding: &Binding,
+    action: &str,
+    own: bool,
+) -> Option<(BindingStatus, Option<GuardianConsent>)> {
+    let live = matches!(
+        binding.status,
+        BindingStatus::Active | BindingStatus::PendingGuardian
+    );
+    let consent = binding.guardian_consent;
+    match (action, own) {
+        ("unlink", true) if live => Some((BindingStatus::Unlinked, consent)),
+        ("not_mine", true) if live => Some((BindingStatus::Disputed, consent)),
+        ("approve", false) if live && consent != Some(GuardianConsent::Approved) => {
+            Some((BindingStatus::Active, Some(GuardianConsent::Approved)))
+        }
+        ("deny", false) if live && consent == Some(GuardianConsent::Pending) => Some((
+            BindingStatus::PendingGuardian,
+            Some(GuardianConsent::Denied),
+        )),
+        ("revoke", false) if live && consent == Some(GuardianConsent::Approved) => Some((
+            BindingStatus::PendingGuardian,
+            Some(GuardianConsent::Revoked),
+        )),
+        _ => None,
+    }
+}
+
+/// `POST /me/bindings`: unlink or disown one of the person's bindings, or answer for a child.
+pub(super) async fn decide_binding(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    if ctx.tx != PORTAL_TX {
+        return page_error(ctx.lang, ErrorMessage::BadRequest);
+    }
+    let person = match current_session(&state, &headers).await {
+        Ok(Some(session)) => session.person_id,
+        Ok(None) => return see_other(&ctx.url("/login")),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let Some(id) = form
+        .get("binding")
+        .and_then(|id| id.parse::<BindingId>().ok())
+    else {
+        return page_error(ctx.lang, ErrorMessage::BadRequest);
+    };
+    let action = form.get("action").unwrap_or_default();
+    let shown = match shown(&state, person).await {
+        Ok(shown) => shown,
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    // Only a binding the page showed this person can be changed, and only as it allows.
+    let target = shown
+        .own
+        .iter()
+        .find(|(binding, _)| binding.id == id)
+        .map(|(binding, _)| (binding, true))
+        .or_else(|| {
+            shown
+                .children
+                .iter()
+                .find(|(binding, _, _)| binding.id == id)
+                .map(|(binding, _, _)| (binding, false))
+        });
+    let Some((binding, own)) = target else {
+        return page_error(ctx.lang, ErrorMessage::BadRequest);
+    };
+    let Some((status, consent)) = decided(binding, action, own) else {
+        return render(&state, &ctx, person, Some(PortalNotice::NotAllowed)).await;
+    };
+    if let Err(err) = state
+        .store
+        .bindings()
+        .update_binding(
+            binding.person_id,
+            id,
+            status,
+            consent,
+            (!own).then_some(person),
+        )
+        .await
+    {
+        return page_error(ctx.lang, internal(&err));
+    }
+    tracing::info!(
+        action,
+        by_guardian = !own,
+        "a binding changed on the person's page"
+    );
+    see_other(&ctx.url("/me"))
+}
