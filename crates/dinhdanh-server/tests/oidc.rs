@@ -885,8 +885,25 @@ async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holdi
         .unwrap()
         .to_owned();
     assert_eq!(
-        check(other_access, id).await.status(),
+        check(other_access.clone(), id.clone()).await.status(),
         StatusCode::NOT_FOUND
+    );
+    // RFC 7009: the platform ends its own token; it no longer opens anything.
+    let Credentials::Secret(secret) = &other.credentials else {
+        panic!("a client without a key authenticates with its secret");
+    };
+    let revoked = app
+        .client
+        .post(app.url("/revoke"))
+        .basic_auth(&other.id, Some(secret))
+        .form(&[("token", other_access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        check(other_access, id).await.status(),
+        StatusCode::UNAUTHORIZED
     );
 
     // A person under 16: the binding waits for a guardian, and the platform sees it.

@@ -329,7 +329,8 @@ pub trait OidcStore: Send + Sync + 'static {
     fn subject_key(&self) -> &BlindIndexKey;
 
     /// Registers a client. A taken id is `Conflict("client")`; an unknown organisation is
-    /// `InvalidReference("organisation")`.
+    /// `InvalidReference("organisation")`; a sector another organisation's clients use is
+    /// `Conflict("sector")`, since clients of one sector receive the same pairwise subjects.
     async fn insert_client(&self, client: &NewClient) -> Result<Client, StoreError>;
 
     /// A client by id.
@@ -403,6 +404,14 @@ pub trait OidcStore: Send + Sync + 'static {
         hash: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<ServiceToken>, StoreError>;
+
+    /// Ends a client's own access token; another client's, or an unknown one, is left alone
+    /// without an error (RFC 7009 §2.2).
+    async fn delete_service_token(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+    ) -> Result<(), StoreError>;
 
     /// Records that `subject` names `person` in `sector`; recording it again changes nothing.
     async fn record_subject(
@@ -886,6 +895,7 @@ impl OidcStore for SqlOidcStore {
             "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)"
         );
+        let mut tx = self.pool.begin().await?;
         sqlx::query(&sql)
             .bind(client.id.as_str())
             .bind(client.organisation_id.to_string())
@@ -900,9 +910,23 @@ impl OidcStore for SqlOidcStore {
             .bind(jwks)
             .bind(secret_hash)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|err| classify(err, "client", "organisation"))?;
+        // After the insert, so that an unknown organisation is told as such first; the
+        // transaction rolls back when this refuses.
+        let shared: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM oidc_clients WHERE sector = $1 AND organisation_id <> $2",
+        )
+        .bind(client.sector.as_str())
+        .bind(client.organisation_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if shared > 0 {
+            return Err(StoreError::Conflict("sector"));
+        }
+        tx.commit().await?;
         Ok(Client {
             registration: client.clone(),
             created_at: time(at, "oidc_clients.created_at")?,
@@ -1203,6 +1227,19 @@ impl OidcStore for SqlOidcStore {
             })
         })
         .transpose()
+    }
+
+    async fn delete_service_token(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM service_tokens WHERE token_hash = $1 AND client_id = $2")
+            .bind(hash.as_bytes().to_vec())
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn record_subject(

@@ -1212,6 +1212,29 @@ async fn oidc_clients_register_once_for_a_known_organisation(db: &TestDb) {
     };
     assert!(secret_hash.matches(&TokenHash::of(secret.reveal())));
     assert!(oidc.find_client("rp-khac").await.unwrap().is_none());
+
+    // Clients of one sector receive the same pairwise subjects: a sector belongs to one
+    // organisation.
+    let elsewhere = db
+        .store
+        .insert_organisation(&NewOrganisation {
+            tax_code: "0100000011".parse::<TaxCode>().unwrap(),
+            name: "Tổ Chức Khác".to_owned(),
+            kind: OrganisationKind::Platform,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        oidc.insert_client(&NewClient {
+            id: "rp-same-sector".to_owned(),
+            organisation_id: elsewhere.id,
+            ..client.clone()
+        })
+        .await,
+        Err(StoreError::Conflict("sector"))
+    ));
+    assert!(oidc.find_client("rp-same-sector").await.unwrap().is_none());
 }
 
 async fn oidc_accounts_count_failures_and_refuse_reused_totp_steps(db: &TestDb) {
@@ -1380,6 +1403,11 @@ async fn oidc_service_tokens_expire_and_pairwise_subjects_resolve(db: &TestDb) {
             .unwrap(),
         None
     );
+    // Revoked by its own client only.
+    oidc.delete_service_token(&hash, "rp-khac").await.unwrap();
+    assert!(oidc.find_service_token(&hash, now).await.unwrap().is_some());
+    oidc.delete_service_token(&hash, &client.id).await.unwrap();
+    assert_eq!(oidc.find_service_token(&hash, now).await.unwrap(), None);
     assert!(matches!(
         oidc.insert_service_token(
             &TokenHash::of("for nobody"),

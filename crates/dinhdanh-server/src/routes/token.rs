@@ -482,11 +482,15 @@ pub(crate) async fn revoke(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let oidc = state.store.oidc();
-    if let Some(found) = oidc.find_token(&TokenHash::of(presented)).await?
+    let hash = TokenHash::of(presented);
+    if let Some(found) = oidc.find_token(&hash).await?
         && found.grant.grant.client_id == client.registration.id
     {
         oidc.revoke_grant(found.grant.id).await?;
     }
+    // A client's own access token (client credentials) ends the same way.
+    oidc.delete_service_token(&hash, &client.registration.id)
+        .await?;
     let mut response = StatusCode::OK.into_response();
     response
         .headers_mut()
