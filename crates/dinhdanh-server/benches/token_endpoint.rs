@@ -8,7 +8,8 @@
 //! record. The load generator runs in the same process, on the same two cores.
 //!
 //! `cargo bench -p dinhdanh-server --bench token_endpoint` (`DINHDANH_BENCH_TOKENS` sets the
-//! number of exchanges, 20,000 by default; `DATABASE_URL=postgres://…` runs it on PostgreSQL).
+//! number of exchanges, 20,000 by default; `DINHDANH_BENCH_CONNECTIONS` the store's pool size,
+//! 8 by default; `DATABASE_URL=postgres://…` runs it on PostgreSQL).
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -102,7 +103,15 @@ async fn setup() -> Setup {
     } else {
         url
     };
-    let store = dinhdanh_store::open(&StoreOptions::new(url), &MasterKey::generate().unwrap())
+    let mut options = StoreOptions::new(url);
+    if let Some(connections) = std::env::var("DINHDANH_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+    {
+        options.max_connections = connections;
+    }
+    println!("pool: {} connections", options.max_connections);
+    let store = dinhdanh_store::open(&options, &MasterKey::generate().unwrap())
         .await
         .unwrap();
     dinhdanh_server::ensure_signing_keys(store.as_ref())
