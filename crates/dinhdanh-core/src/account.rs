@@ -17,6 +17,10 @@ pub enum BindingStatus {
     Active,
     /// The person is under 16: a guardian must approve first.
     PendingGuardian,
+    /// A guardian refused it, or withdrew an approval. It no longer counts towards the
+    /// person's limit, and stays refused until a guardian approves or the platform binds the
+    /// account again.
+    Refused,
     /// The person or the platform unlinked it.
     Unlinked,
     /// The person reported that the account is not theirs.
@@ -26,6 +30,7 @@ pub enum BindingStatus {
 str_enum!(BindingStatus, crate::IdentifierError::BindingStatus, "a binding status", {
     Active => "active",
     PendingGuardian => "pending_guardian",
+    Refused => "refused",
     Unlinked => "unlinked",
     Disputed => "disputed",
 });
@@ -34,6 +39,12 @@ impl BindingStatus {
     /// Whether a binding in this status counts towards the person's limit on the platform.
     pub fn counts_towards_limit(self) -> bool {
         matches!(self, BindingStatus::Active | BindingStatus::PendingGuardian)
+    }
+
+    /// Whether the binding still stands between the platform and the person: neither
+    /// unlinked nor reported as not theirs.
+    pub fn stands(self) -> bool {
+        !matches!(self, BindingStatus::Unlinked | BindingStatus::Disputed)
     }
 }
 
@@ -69,6 +80,8 @@ mod tests {
         }
         assert!(BindingStatus::PendingGuardian.counts_towards_limit());
         assert!(!BindingStatus::Unlinked.counts_towards_limit());
+        assert!(!BindingStatus::Refused.counts_towards_limit());
+        assert!(BindingStatus::Refused.stands() && !BindingStatus::Disputed.stands());
         assert!("Active".parse::<BindingStatus>().is_err());
         for consent in GuardianConsent::ALL {
             assert_eq!(

@@ -69,7 +69,7 @@ pub enum IdentifierError {
     OrganisationKind,
     /// A binding status is not one of the known ones.
     #[error(
-        "binding status must be \"active\", \"pending_guardian\", \"unlinked\" or \"disputed\""
+        "binding status must be \"active\", \"pending_guardian\", \"refused\", \"unlinked\" or \"disputed\""
     )]
     BindingStatus,
     /// A guardian consent state is not one of the known ones.

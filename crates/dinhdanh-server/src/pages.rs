@@ -961,10 +961,7 @@ impl<'a> BindingRow<'a> {
     }
 
     fn live(&self) -> bool {
-        matches!(
-            self.status,
-            BindingStatus::Active | BindingStatus::PendingGuardian
-        )
+        self.status.stands()
     }
 
     fn state(&self, lang: Lang) -> &'static str {

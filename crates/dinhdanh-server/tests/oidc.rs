@@ -1065,6 +1065,7 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     let now = check().await;
     assert_eq!(now["valid"], false);
+    assert_eq!(now["status"], "refused");
     assert_eq!(now["reasons"], json!(["guardian_consent_revoked"]));
 
     // The teen's own page, in the session of their earlier login: the binding is theirs to

@@ -61,7 +61,7 @@ pub(crate) struct BindingResponse {
     sub: String,
     /// The handle.
     handle: String,
-    /// `active`, `pending_guardian`, `unlinked` or `disputed`.
+    /// `active`, `pending_guardian`, `refused` (by a guardian), `unlinked` or `disputed`.
     status: String,
     /// For a person under 16: `pending`, `approved`, `denied` or `revoked`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +90,7 @@ fn reasons(binding: &Binding, person: &Person, now: Timestamp) -> Vec<&'static s
     match binding.status {
         BindingStatus::Unlinked => return vec!["unlinked"],
         BindingStatus::Disputed => return vec!["reported_not_mine"],
-        BindingStatus::Active | BindingStatus::PendingGuardian => {}
+        BindingStatus::Active | BindingStatus::PendingGuardian | BindingStatus::Refused => {}
     }
     let mut reasons = Vec::new();
     match person.status {
@@ -117,7 +117,7 @@ fn reasons(binding: &Binding, person: &Person, now: Timestamp) -> Vec<&'static s
 fn released_fields(status: BindingStatus) -> Vec<&'static str> {
     match status {
         BindingStatus::Unlinked | BindingStatus::Disputed => vec!["binding_status"],
-        BindingStatus::Active | BindingStatus::PendingGuardian => vec![
+        BindingStatus::Active | BindingStatus::PendingGuardian | BindingStatus::Refused => vec![
             "binding_status",
             "person_status",
             "guardian_consent",
@@ -130,10 +130,7 @@ fn released_fields(status: BindingStatus) -> Vec<&'static str> {
 fn answer(binding: &Binding, person: &Person, now: Timestamp) -> BindingResponse {
     let bracket = AgeBracket::at(&person.personal.birth_date, now);
     let reasons = reasons(binding, person, now);
-    let about_person = matches!(
-        binding.status,
-        BindingStatus::Active | BindingStatus::PendingGuardian
-    );
+    let about_person = binding.status.stands();
     BindingResponse {
         id: binding.id.to_string(),
         sub: binding.subject.clone(),

@@ -31,7 +31,7 @@ CREATE TABLE account_bindings (
     handle           BLOB NOT NULL,
     handle_index     BLOB NOT NULL,
     status           TEXT NOT NULL
-        CHECK (status IN ('active', 'pending_guardian', 'unlinked', 'disputed')),
+        CHECK (status IN ('active', 'pending_guardian', 'refused', 'unlinked', 'disputed')),
     guardian_consent TEXT
         CHECK (guardian_consent IN ('pending', 'approved', 'denied', 'revoked')),
     -- The guardian who answered last, and when.

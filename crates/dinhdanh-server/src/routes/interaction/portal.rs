@@ -68,12 +68,7 @@ async fn shown(state: &AppState, person: PersonId) -> Result<Shown, StoreError> 
     let mut children_bindings = Vec::new();
     for (child, child_name) in children_under(state, person, GUARDIAN_CONSENT_BELOW).await? {
         for binding in bindings.list_bindings_of(child).await? {
-            if binding.guardian_consent.is_some()
-                && !matches!(
-                    binding.status,
-                    BindingStatus::Unlinked | BindingStatus::Disputed
-                )
-            {
+            if binding.guardian_consent.is_some() && binding.status.stands() {
                 let name = platform(binding.organisation_id).await?;
                 children_bindings.push((binding, name, child_name.clone()));
             }
@@ -121,10 +116,7 @@ fn decided(
     action: &str,
     own: bool,
 ) -> Option<(BindingStatus, Option<GuardianConsent>)> {
-    let live = matches!(
-        binding.status,
-        BindingStatus::Active | BindingStatus::PendingGuardian
-    );
+    let live = binding.status.stands();
     let consent = binding.guardian_consent;
     match (action, own) {
         ("unlink", true) if live => Some((BindingStatus::Unlinked, consent)),
@@ -132,14 +124,12 @@ fn decided(
         ("approve", false) if live && consent != Some(GuardianConsent::Approved) => {
             Some((BindingStatus::Active, Some(GuardianConsent::Approved)))
         }
-        ("deny", false) if live && consent == Some(GuardianConsent::Pending) => Some((
-            BindingStatus::PendingGuardian,
-            Some(GuardianConsent::Denied),
-        )),
-        ("revoke", false) if live && consent == Some(GuardianConsent::Approved) => Some((
-            BindingStatus::PendingGuardian,
-            Some(GuardianConsent::Revoked),
-        )),
+        ("deny", false) if live && consent == Some(GuardianConsent::Pending) => {
+            Some((BindingStatus::Refused, Some(GuardianConsent::Denied)))
+        }
+        ("revoke", false) if live && consent == Some(GuardianConsent::Approved) => {
+            Some((BindingStatus::Refused, Some(GuardianConsent::Revoked)))
+        }
         _ => None,
     }
 }
