@@ -556,26 +556,33 @@ async fn totp(
     if throttled(&state, address) {
         return again(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited);
     }
-    let oidc = state.store.oidc();
-    let now = Timestamp::now();
-    let Some(reference) = read_cookie(&headers, SECOND_FACTOR_COOKIE) else {
-        return page_error(ctx.lang, ErrorMessage::Expired);
-    };
-    let pending_session = match oidc
-        .find_session(&second_factor_hash(&reference), now)
-        .await
-    {
-        Ok(Some(session)) => session,
+    let (reference, person) = match second_factor_person(&state, &headers).await {
+        Ok(Some(found)) => found,
         Ok(None) => return page_error(ctx.lang, ErrorMessage::Expired),
         Err(err) => return page_error(ctx.lang, internal(&err)),
     };
-    let person = pending_session.person_id;
     match check_second_factor(&state, person, form.get("code").unwrap_or_default()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return again(StatusCode::UNAUTHORIZED, error),
         Err(err) => return page_error(ctx.lang, internal(&err)),
     }
     begin_session(&state, &ctx, &headers, &reference, person).await
+}
+
+/// The person between password and second factor, from the second-factor cookie.
+async fn second_factor_person(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, PersonId)>, StoreError> {
+    let Some(reference) = read_cookie(headers, SECOND_FACTOR_COOKIE) else {
+        return Ok(None);
+    };
+    let session = state
+        .store
+        .oidc()
+        .find_session(&second_factor_hash(&reference), Timestamp::now())
+        .await?;
+    Ok(session.map(|session| (reference, session.person_id)))
 }
 
 /// The second factor passed: the password step's reference ends, a session begins (ending

@@ -23,9 +23,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PageContext, PageQuery, Posted, SECOND_FACTOR_COOKIE, begin_session, internal, page_context,
-    page_error, posted, read_cookie, second_factor_allowed, second_factor_hash, throttled,
-    transaction,
+    PageContext, PageQuery, Posted, begin_session, internal, page_context, page_error, posted,
+    second_factor_allowed, second_factor_person, throttled, transaction,
 };
 use crate::AppState;
 use crate::pages::{self, ErrorMessage, FormError, PasskeyCeremony};
@@ -244,22 +243,6 @@ pub(super) async fn enrol(
     ctx.render(&state, StatusCode::CREATED, |page| {
         pages::enrolled(page, None)
     })
-}
-
-/// The person between password and second factor, from the second-factor cookie.
-async fn second_factor_person(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(String, PersonId)>, StoreError> {
-    let Some(reference) = read_cookie(headers, SECOND_FACTOR_COOKIE) else {
-        return Ok(None);
-    };
-    let session = state
-        .store
-        .oidc()
-        .find_session(&second_factor_hash(&reference), Timestamp::now())
-        .await?;
-    Ok(session.map(|session| (reference, session.person_id)))
 }
 
 /// The person's stored passkey credentials.
