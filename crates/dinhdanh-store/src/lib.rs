@@ -29,8 +29,8 @@ pub use model::{
 };
 pub use oidc::{
     Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount,
-    NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, Redemption, RequestKind,
-    ServiceToken, TokenKind,
+    NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, RedeemedGrant,
+    Redemption, RequestKind, ServiceToken, TokenKind,
 };
 pub use sql::PreparedPersons;
 

@@ -7,6 +7,7 @@
 //! under concurrency: a code or refresh token is redeemed once, and a second redemption revokes
 //! everything its grant issued (RFC 9700 §4.14, OAuth 2.1 §4.1.3).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use crate::disclosure::{Disclosed, NewDisclosure};
 use crate::error::classify;
 use crate::keys::Keyring;
 use crate::log::{PreparedRecord, SqlDisclosureLog};
-use crate::model::{OrganisationId, PersonId};
-use crate::sql::{now_micros, optional_time, timestamp as time};
+use crate::model::{OrganisationId, Person, PersonId};
+use crate::sql::{now_micros, open_field, optional_time, person_at, timestamp as time};
 use crate::{DisclosureId, StoreError};
 
 /// The id of a grant: one authorization of a client by a person.
@@ -256,7 +257,7 @@ pub struct Grant {
 }
 
 /// The kinds of token a grant issues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenKind {
     /// An authorization code: single use.
     Code,
@@ -296,11 +297,21 @@ pub struct NewToken {
     pub expires_at: Timestamp,
 }
 
+/// A grant whose code or refresh token was just redeemed, with its person as the store held
+/// them at that moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedeemedGrant {
+    /// The grant.
+    pub grant: Grant,
+    /// The person the grant is for (the child, when a guardian acted).
+    pub person: Person,
+}
+
 /// What redeeming a single-use token found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redemption {
     /// First use, in time, of a live grant: the token is now used.
-    Redeemed(Box<Grant>),
+    Redeemed(Box<RedeemedGrant>),
     /// No such token of that kind.
     Unknown,
     /// The token lapsed.
@@ -644,20 +655,20 @@ const WRITE_BATCH: usize = 64;
 /// A write of the token endpoint, and where to say how it went.
 struct TokenWrite {
     job: TokenJob,
-    reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+    reply: tokio::sync::oneshot::Sender<Result<TokenOutcome, String>>,
 }
 
 /// What a token write does.
 enum TokenJob {
-    /// Marks a single-use token used, if it is unused and unexpired at `now`: the answer says
-    /// whether this write claimed it.
+    /// Marks a single-use token used, if it is unused and unexpired at `now`, and reads it with
+    /// its grant and the grant's person.
     Claim {
         kind: TokenKind,
         hash: TokenHash,
         now: Timestamp,
     },
-    /// Records tokens for a grant with the disclosure records of what they release: the
-    /// answer says whether the grant was live (if not, nothing is written).
+    /// Records tokens for a grant with the disclosure records of what they release, if the
+    /// grant is live (if not, nothing is written).
     Issue {
         grant: GrantId,
         tokens: Vec<NewToken>,
@@ -665,11 +676,41 @@ enum TokenJob {
     },
 }
 
+/// How a token write went.
+enum TokenOutcome {
+    /// Whether this write claimed the token, and the token's row ([`CLAIMED_COLUMNS`]) if a
+    /// token of that kind exists.
+    Claim { claimed: bool, row: Option<AnyRow> },
+    /// Whether the grant was live, so that the tokens and records were written.
+    Issue { live: bool },
+}
+
+/// What a claim reads: the token, its grant, and the grant's person.
+const CLAIMED_COLUMNS: &str = "t.token_hash, t.kind, t.expires_at, t.used_at, \
+    g.id, g.client_id, g.person_id, g.scopes, g.redirect_uri, g.code_challenge, g.nonce, \
+    g.eid_level, g.auth_time, g.created_at, g.revoked_at, g.actor_id, \
+    p.id, p.personal, p.status, p.eid_level, p.created_at, p.updated_at";
+/// Where the grant's columns start in [`CLAIMED_COLUMNS`].
+const CLAIMED_GRANT: usize = 4;
+/// Where the person's columns start in [`CLAIMED_COLUMNS`].
+const CLAIMED_PERSON: usize = 16;
+
+/// `$first, $first+1, …` for `count` values: a list for `IN (…)`.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Commits the token writes of concurrent requests together: each transaction takes every
-/// write waiting (up to [`WRITE_BATCH`]), so that under load the statements that open and
-/// commit a transaction and insert the disclosure records are shared, and SQLite's single
-/// writer is asked once per batch instead of twice per token request (group commit). A failed
-/// transaction fails every write in it, and none of them took effect.
+/// write waiting (up to [`WRITE_BATCH`]). Whatever the batch's size, it costs the same few
+/// statements: one update claims every token, one select reads them with their grants and
+/// people, one select finds which grants are live, one insert writes every new token and one
+/// the disclosure records. Under load that shares the statements, the transaction and
+/// SQLite's single writer among many requests (group commit), and every statement is a
+/// round trip to the driver's worker thread. A failed transaction fails every write in it,
+/// and none of them took effect.
 async fn token_writer(
     pool: AnyPool,
     log: Arc<SqlDisclosureLog>,
@@ -684,10 +725,10 @@ async fn token_writer(
             }
         }
         match write_batch(&pool, &log, &mut batch).await {
-            Ok(live) => {
-                for (job, live) in batch.into_iter().zip(live) {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
                     // A caller that went away needs no answer.
-                    let _ = job.reply.send(Ok(live));
+                    let _ = job.reply.send(Ok(outcome));
                 }
             }
             Err(err) => {
@@ -705,68 +746,141 @@ async fn write_batch(
     pool: &AnyPool,
     log: &SqlDisclosureLog,
     batch: &mut [TokenWrite],
-) -> Result<Vec<bool>, StoreError> {
+) -> Result<Vec<TokenOutcome>, StoreError> {
     let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
+    let claims: Vec<(TokenKind, TokenHash, Timestamp)> = batch
+        .iter()
+        .filter_map(|write| match write.job {
+            TokenJob::Claim { kind, hash, now } => Some((kind, hash, now)),
+            TokenJob::Issue { .. } => None,
+        })
+        .collect();
+    let (mut claimed, rows) = claim_tokens(&mut tx, &claims).await?;
+    let issued: Vec<GrantId> = batch
+        .iter()
+        .filter_map(|write| match &write.job {
+            TokenJob::Issue { grant, .. } => Some(*grant),
+            TokenJob::Claim { .. } => None,
+        })
+        .collect();
+    let live = live_grants(&mut tx, &issued).await?;
+    let mut tokens = Vec::new();
     let mut records = Vec::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
     for write in batch.iter_mut() {
-        let outcome = match &mut write.job {
-            TokenJob::Claim { kind, hash, now } => {
-                // The conditional update is the single point of decision: of two concurrent
-                // redeemers, exactly one sees a row change.
-                sqlx::query(
-                    "UPDATE oidc_tokens SET used_at = $1 \
-                     WHERE token_hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
-                )
-                .bind(now.as_microsecond())
-                .bind(hash.as_bytes().to_vec())
-                .bind(kind.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1
-            }
+        outcomes.push(match &mut write.job {
+            // Two claims of one token in a batch: the first is the one that claimed it.
+            TokenJob::Claim { kind, hash, .. } => TokenOutcome::Claim {
+                claimed: claimed.remove(hash),
+                row: rows.get(&(*kind, *hash)).cloned(),
+            },
             TokenJob::Issue {
                 grant,
-                tokens,
+                tokens: new,
                 records: issued,
             } => {
-                let (first, rest) = tokens
-                    .split_first()
-                    .ok_or(StoreError::Corrupt("no token to issue"))?;
-                // The first token goes in only while the grant is live: one statement for the
-                // check and the insert. A revocation that commits after it still revokes these
-                // tokens, since every use of a token reads its grant.
-                let inserted = sqlx::query(
-                    "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
-                     SELECT $1, id, $3, $4 FROM oidc_grants WHERE id = $2 AND revoked_at IS NULL",
-                )
-                .bind(first.hash.as_bytes().to_vec())
-                .bind(grant.to_string())
-                .bind(first.kind.as_str())
-                .bind(first.expires_at.as_microsecond())
-                .execute(&mut *tx)
-                .await
-                .map_err(|err| classify(err, "token", "grant"))?
-                .rows_affected();
-                if inserted == 1 {
-                    insert_tokens(&mut tx, *grant, rest).await?;
+                // A revocation that commits after this check still revokes these tokens,
+                // since every use of a token reads its grant.
+                let live = live.contains(grant);
+                if live {
+                    tokens.extend(new.iter().map(|token| (*grant, token.clone())));
                     records.append(issued);
                 }
-                inserted == 1
+                TokenOutcome::Issue { live }
             }
-        };
-        outcomes.push(outcome);
+        });
     }
+    insert_tokens(&mut tx, &tokens).await?;
     log.insert_records(&mut tx, &records).await?;
     tx.commit().await?;
     log.note_recorded(records.len());
     Ok(outcomes)
 }
 
+/// The most tokens one statement claims, reads or inserts (within every backend's limit on
+/// bound parameters).
+const STATEMENT_ROWS: usize = 64;
+
+/// Claims the tokens of `claims` that are unused and unexpired, and reads every one of them
+/// that exists with its grant and person. The conditional update is the single point of
+/// decision: of two concurrent redeemers, exactly one sees its token among those it claimed.
+async fn claim_tokens(
+    conn: &mut sqlx::AnyConnection,
+    claims: &[(TokenKind, TokenHash, Timestamp)],
+) -> Result<(HashSet<TokenHash>, HashMap<(TokenKind, TokenHash), AnyRow>), StoreError> {
+    let mut claimed = HashSet::new();
+    let mut rows = HashMap::new();
+    for chunk in claims.chunks(STATEMENT_ROWS) {
+        let conditions = (0..chunk.len())
+            .map(|i| {
+                let n = 2 + 3 * i;
+                format!(
+                    "(token_hash = ${n} AND kind = ${} AND expires_at > ${})",
+                    n + 1,
+                    n + 2
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!(
+            "UPDATE oidc_tokens SET used_at = $1 WHERE used_at IS NULL AND ({conditions}) \
+             RETURNING token_hash"
+        );
+        let mut query = sqlx::query(&sql).bind(now_micros());
+        for (kind, hash, now) in chunk {
+            query = query
+                .bind(hash.as_bytes().to_vec())
+                .bind(kind.as_str())
+                .bind(now.as_microsecond());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            claimed.insert(hash_column(row.try_get(0)?, "oidc_tokens.token_hash")?);
+        }
+        let sql = format!(
+            "SELECT {CLAIMED_COLUMNS} FROM oidc_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id JOIN persons p ON p.id = g.person_id \
+             WHERE t.token_hash IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (_, hash, _) in chunk {
+            query = query.bind(hash.as_bytes().to_vec());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let hash = hash_column(row.try_get(0)?, "oidc_tokens.token_hash")?;
+            let kind = TokenKind::parse(&row.try_get::<String, _>(1)?)
+                .ok_or(StoreError::Corrupt("oidc_tokens.kind"))?;
+            rows.insert((kind, hash), row);
+        }
+    }
+    Ok((claimed, rows))
+}
+
+/// Which of `grants` are not revoked.
+async fn live_grants(
+    conn: &mut sqlx::AnyConnection,
+    grants: &[GrantId],
+) -> Result<HashSet<GrantId>, StoreError> {
+    let mut live = HashSet::new();
+    for chunk in grants.chunks(STATEMENT_ROWS) {
+        let sql = format!(
+            "SELECT id FROM oidc_grants WHERE revoked_at IS NULL AND id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for grant in chunk {
+            query = query.bind(grant.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            live.insert(parsed(&row.try_get::<String, _>(0)?, "oidc_grants.id")?);
+        }
+    }
+    Ok(live)
+}
+
 impl SqlOidcStore {
     /// Hands a write to the token writer and waits for its commit.
-    async fn write_tokens(&self, job: TokenJob) -> Result<bool, StoreError> {
+    async fn write_tokens(&self, job: TokenJob) -> Result<TokenOutcome, StoreError> {
         let stopped = || StoreError::Batch("the token writer has stopped".to_owned());
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.token_writes
@@ -853,13 +967,7 @@ impl SqlOidcStore {
 
     /// Opens a sealed field, reloading the keyring once if it names a key made since.
     async fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        Ok(match self.keys.field().open(aad, sealed) {
-            Err(dinhdanh_crypto::CryptoError::UnknownKey) => {
-                self.keys.reload(&self.pool).await?;
-                self.keys.field().open(aad, sealed)?
-            }
-            other => other?,
-        })
+        open_field(&self.keys, &self.pool, aad, sealed).await
     }
 
     async fn account_update(&self, sql: &str, person: PersonId, at: i64) -> Result<(), StoreError> {
@@ -1433,7 +1541,7 @@ impl OidcStore for SqlOidcStore {
         .execute(&mut *tx)
         .await
         .map_err(|err| classify(err, "grant", "client or person"))?;
-        insert_tokens(&mut tx, id, std::slice::from_ref(code)).await?;
+        insert_tokens(&mut tx, &[(id, code.clone())]).await?;
         tx.commit().await?;
         Ok(Grant {
             id,
@@ -1449,35 +1557,31 @@ impl OidcStore for SqlOidcStore {
         hash: &TokenHash,
         now: Timestamp,
     ) -> Result<Redemption, StoreError> {
-        let claimed = self
+        let TokenOutcome::Claim { claimed, row } = self
             .write_tokens(TokenJob::Claim {
                 kind,
                 hash: *hash,
                 now,
             })
-            .await?;
-        let hash = hash.as_bytes().to_vec();
-        let sql = format!(
-            "SELECT t.expires_at, t.used_at, {GRANT_COLUMNS} FROM oidc_tokens t \
-             JOIN oidc_grants g ON g.id = t.grant_id WHERE t.token_hash = $1 AND t.kind = $2"
-        );
-        let Some(row) = sqlx::query(&sql)
-            .bind(hash)
-            .bind(kind.as_str())
-            .fetch_optional(&self.pool)
             .await?
         else {
+            return Err(StoreError::Corrupt("token writer answer"));
+        };
+        let Some(row) = row else {
             return Ok(Redemption::Unknown);
         };
-        let grant = grant_from_row(&row, 2)?;
+        let grant = grant_from_row(&row, CLAIMED_GRANT)?;
         if claimed {
-            return Ok(if grant.revoked_at.is_some() {
-                Redemption::Revoked
-            } else {
-                Redemption::Redeemed(Box::new(grant))
-            });
+            if grant.revoked_at.is_some() {
+                return Ok(Redemption::Revoked);
+            }
+            let person = person_at(&self.keys, &self.pool, &row, CLAIMED_PERSON).await?;
+            return Ok(Redemption::Redeemed(Box::new(RedeemedGrant {
+                grant,
+                person,
+            })));
         }
-        let used_at: Option<i64> = row.try_get(1)?;
+        let used_at: Option<i64> = row.try_get(3)?;
         if used_at.is_some() {
             // RFC 9700 §4.14 and OAuth 2.1 §4.1.3: a replayed code or refresh token revokes
             // what was issued with it.
@@ -1497,22 +1601,25 @@ impl OidcStore for SqlOidcStore {
         disclosure: &NewDisclosure,
         released: String,
     ) -> Result<Disclosed<String>, StoreError> {
+        if tokens.is_empty() {
+            return Err(StoreError::Corrupt("no token to issue"));
+        }
         let records = self.log.prepare_records(std::slice::from_ref(disclosure))?;
         let id = records
             .first()
             .map(PreparedRecord::id)
             .ok_or(StoreError::Corrupt("disclosure id"))?;
-        let live = self
+        let outcome = self
             .write_tokens(TokenJob::Issue {
                 grant,
                 tokens: tokens.to_vec(),
                 records,
             })
             .await?;
-        if live {
-            Ok(Disclosed::recorded(released, id))
-        } else {
-            Err(StoreError::NotFound("grant"))
+        match outcome {
+            TokenOutcome::Issue { live: true } => Ok(Disclosed::recorded(released, id)),
+            TokenOutcome::Issue { live: false } => Err(StoreError::NotFound("grant")),
+            TokenOutcome::Claim { .. } => Err(StoreError::Corrupt("token writer answer")),
         }
     }
 
@@ -1551,23 +1658,31 @@ impl OidcStore for SqlOidcStore {
     }
 }
 
+/// Inserts tokens, each for its grant, a few statements for any number.
 async fn insert_tokens(
     conn: &mut sqlx::AnyConnection,
-    grant: GrantId,
-    tokens: &[NewToken],
+    tokens: &[(GrantId, NewToken)],
 ) -> Result<(), StoreError> {
-    for token in tokens {
-        sqlx::query(
-            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token.hash.as_bytes().to_vec())
-        .bind(grant.to_string())
-        .bind(token.kind.as_str())
-        .bind(token.expires_at.as_microsecond())
-        .execute(&mut *conn)
-        .await
-        .map_err(|err| classify(err, "token", "grant"))?;
+    for chunk in tokens.chunks(STATEMENT_ROWS) {
+        let values = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) VALUES {values}"
+        );
+        let mut query = sqlx::query(&sql);
+        for (grant, token) in chunk {
+            query = query
+                .bind(token.hash.as_bytes().to_vec())
+                .bind(grant.to_string())
+                .bind(token.kind.as_str())
+                .bind(token.expires_at.as_microsecond());
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| classify(err, "token", "grant"))?;
     }
     Ok(())
 }

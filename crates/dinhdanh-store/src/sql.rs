@@ -67,6 +67,54 @@ fn person_aad(id: PersonId) -> Vec<u8> {
     format!("dinhdanh person v1\0{id}").into_bytes()
 }
 
+/// Opens a sealed field, reloading the key ring once if the field was sealed under a key this
+/// node has not seen yet (another node rotated it).
+pub(crate) async fn open_field(
+    keys: &Keyring,
+    pool: &AnyPool,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    match keys.field().open(aad, sealed) {
+        Err(CryptoError::UnknownKey) => {
+            keys.reload(pool).await?;
+            Ok(keys.field().open(aad, sealed)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Opens the person whose [`PERSON_COLUMNS`] start at column `offset` of `row`.
+pub(crate) async fn person_at(
+    keys: &Keyring,
+    pool: &AnyPool,
+    row: &AnyRow,
+    offset: usize,
+) -> Result<Person, StoreError> {
+    let id: PersonId = row
+        .try_get::<String, _>(offset)?
+        .parse()
+        .map_err(|_| StoreError::Corrupt("persons.id"))?;
+    let sealed: Vec<u8> = row.try_get(offset + 1)?;
+    let plain = open_field(keys, pool, &person_aad(id), &sealed).await?;
+    let personal: PersonalData =
+        serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("persons.personal"))?;
+    let status = PersonStatus::from_str(&row.try_get::<String, _>(offset + 2)?)
+        .map_err(|_| StoreError::Corrupt("persons.status"))?;
+    let eid_level = u8::try_from(row.try_get::<i64, _>(offset + 3)?)
+        .ok()
+        .and_then(|level| EidLevel::try_from(level).ok())
+        .ok_or(StoreError::Corrupt("persons.eid_level"))?;
+    Ok(Person {
+        id,
+        personal,
+        status,
+        eid_level,
+        created_at: timestamp(row.try_get(offset + 4)?, "persons.created_at")?,
+        updated_at: timestamp(row.try_get(offset + 5)?, "persons.updated_at")?,
+    })
+}
+
 /// A batch of people sealed and indexed, ready to be written.
 #[derive(Debug)]
 pub struct PreparedPersons {
@@ -263,44 +311,9 @@ impl SqlStore {
 
     /// Opens a sealed value, reloading the keys once if it was sealed under a key created on
     /// another node after this one loaded its keys.
-    async fn open_field(
-        &self,
-        aad: &[u8],
-        sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        match self.keys.field().open(aad, sealed) {
-            Err(CryptoError::UnknownKey) => {
-                self.keys.reload(&self.pool).await?;
-                Ok(self.keys.field().open(aad, sealed)?)
-            }
-            other => Ok(other?),
-        }
-    }
-
     /// Opens a person row.
     async fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
-        let id: PersonId = row
-            .try_get::<String, _>(0)?
-            .parse()
-            .map_err(|_| StoreError::Corrupt("persons.id"))?;
-        let sealed: Vec<u8> = row.try_get(1)?;
-        let plain = self.open_field(&person_aad(id), &sealed).await?;
-        let personal: PersonalData =
-            serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("persons.personal"))?;
-        let status = PersonStatus::from_str(&row.try_get::<String, _>(2)?)
-            .map_err(|_| StoreError::Corrupt("persons.status"))?;
-        let eid_level = u8::try_from(row.try_get::<i64, _>(3)?)
-            .ok()
-            .and_then(|level| EidLevel::try_from(level).ok())
-            .ok_or(StoreError::Corrupt("persons.eid_level"))?;
-        Ok(Person {
-            id,
-            personal,
-            status,
-            eid_level,
-            created_at: timestamp(row.try_get(4)?, "persons.created_at")?,
-            updated_at: timestamp(row.try_get(5)?, "persons.updated_at")?,
-        })
+        person_at(&self.keys, &self.pool, row, 0).await
     }
 
     async fn person_where<T>(&self, clause: &str, value: T) -> Result<Option<Person>, StoreError>
@@ -872,9 +885,13 @@ impl RegistryStore for SqlStore {
         };
         let record = signing_key_from_row(&row)?;
         let sealed: Vec<u8> = row.try_get(8)?;
-        let private = self
-            .open_field(&signing_key_aad(&record.kid), &sealed)
-            .await?;
+        let private = open_field(
+            &self.keys,
+            &self.pool,
+            &signing_key_aad(&record.kid),
+            &sealed,
+        )
+        .await?;
         let key = SigningKey::from_private_bytes(algorithm, &private)
             .map_err(|_| StoreError::Corrupt("signing_keys.private_key"))?;
         if key.verifying_key().as_bytes() != record.public_key.as_slice() {
@@ -893,9 +910,13 @@ impl RegistryStore for SqlStore {
         for row in rows {
             let record = signing_key_from_row(&row)?;
             let sealed: Vec<u8> = row.try_get(8)?;
-            let private = self
-                .open_field(&signing_key_aad(&record.kid), &sealed)
-                .await?;
+            let private = open_field(
+                &self.keys,
+                &self.pool,
+                &signing_key_aad(&record.kid),
+                &sealed,
+            )
+            .await?;
             let key = SigningKey::from_private_bytes(record.algorithm, &private)
                 .map_err(|_| StoreError::Corrupt("signing_keys.private_key"))?;
             keys.push((record, key));

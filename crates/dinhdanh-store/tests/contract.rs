@@ -1735,7 +1735,11 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
     else {
         panic!("a fresh code must redeem");
     };
-    assert_eq!(redeemed.id, recorded.id);
+    assert_eq!(redeemed.grant.id, recorded.id);
+    assert_eq!(
+        redeemed.person.id, person,
+        "the grant comes with its person"
+    );
     let access = token(TokenKind::Access, minutes(10));
     let refresh = token(TokenKind::Refresh, minutes(60));
     let log = db.store.disclosure_log();
@@ -1836,6 +1840,30 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
             .unwrap(),
         Redemption::Unknown
     );
+
+    // Many codes redeemed at once (the store claims them together): each redeems its own
+    // grant.
+    let mut codes = Vec::new();
+    for _ in 0..24 {
+        let code = token(TokenKind::Code, minutes(1));
+        let recorded = oidc.insert_grant(&grant, &code).await.unwrap();
+        codes.push((code.hash, recorded.id));
+    }
+    let redeemers: Vec<_> = codes
+        .iter()
+        .map(|(hash, _)| {
+            let oidc = Arc::clone(&oidc);
+            let hash = *hash;
+            tokio::spawn(async move { oidc.redeem(TokenKind::Code, &hash, now).await.unwrap() })
+        })
+        .collect();
+    for (redeemer, (_, id)) in redeemers.into_iter().zip(&codes) {
+        let Redemption::Redeemed(redeemed) = redeemer.await.unwrap() else {
+            panic!("each code redeems once");
+        };
+        assert_eq!(redeemed.grant.id, *id);
+        assert_eq!(redeemed.person.id, person);
+    }
 
     // Two concurrent redemptions of one code: one claims it, the other is a replay that
     // revokes the grant. The claimant sees `Redeemed` if it read the grant before the

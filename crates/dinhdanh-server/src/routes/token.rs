@@ -19,8 +19,8 @@ use dinhdanh_oidc::{
     SubjectKey, release_claims,
 };
 use dinhdanh_store::{
-    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, Redemption, ServiceToken,
-    TokenKind, disclose,
+    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, RedeemedGrant, Redemption,
+    ServiceToken, TokenKind, disclose,
 };
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -171,12 +171,13 @@ async fn exchange_code(
         .oidc()
         .redeem(TokenKind::Code, &TokenHash::of(code), now)
         .await?;
-    let Redemption::Redeemed(grant) = redemption else {
+    let Redemption::Redeemed(redeemed) = redemption else {
         if redemption == Redemption::Replayed {
             tracing::warn!("authorization code replayed: its grant is revoked");
         }
         return Err(redemption_error(&redemption, "authorization code"));
     };
+    let grant = &redeemed.grant;
     if grant.grant.client_id != client.registration.id {
         return refuse_grant(state, &grant, "the code was issued to another client").await;
     }
@@ -198,7 +199,7 @@ async fn exchange_code(
         )
         .await;
     }
-    issue(state, client, &grant, now).await
+    issue(state, client, &redeemed, now).await
 }
 
 async fn refresh(
@@ -234,28 +235,26 @@ async fn refresh(
     }
     // OAuth 2.1 §6.1: refresh tokens rotate; presenting a used one revokes the grant.
     let redemption = oidc.redeem(TokenKind::Refresh, &hash, now).await?;
-    let Redemption::Redeemed(mut grant) = redemption else {
+    let Redemption::Redeemed(mut redeemed) = redemption else {
         if redemption == Redemption::Replayed {
             tracing::warn!("refresh token replayed: its grant is revoked");
         }
         return Err(redemption_error(&redemption, "refresh token"));
     };
     if let Some(scopes) = narrowed {
-        grant.grant.scopes = scopes;
+        redeemed.grant.grant.scopes = scopes;
     }
-    issue(state, client, &grant, now).await
+    issue(state, client, &redeemed, now).await
 }
 
 /// The person's facts and the claims the grant releases, with the pairwise `sub`.
 async fn released(
     state: &AppState,
     client: &Client,
-    grant: &Grant,
+    redeemed: &RedeemedGrant,
     now: Timestamp,
 ) -> Result<Option<(Scopes, Map<String, Value>)>, OAuthError> {
-    let Some(person) = state.store.find_person(grant.grant.person_id).await? else {
-        return Ok(None);
-    };
+    let RedeemedGrant { grant, person } = redeemed;
     if person.status != PersonStatus::Active {
         return Ok(None);
     }
@@ -311,12 +310,13 @@ fn disclosed_fields(
 async fn issue(
     state: &AppState,
     client: &Client,
-    grant: &Grant,
+    redeemed: &RedeemedGrant,
     now: Timestamp,
 ) -> Result<Response, OAuthError> {
     let oidc = state.store.oidc();
     let config = &state.oidc.config;
-    let Some((scopes, claims)) = released(state, client, grant, now).await? else {
+    let grant = &redeemed.grant;
+    let Some((scopes, claims)) = released(state, client, redeemed, now).await? else {
         oidc.revoke_grant(grant.id).await?;
         return Err(OAuthError::invalid_grant(
             "the person's record no longer allows signing in",
@@ -447,11 +447,20 @@ pub(crate) async fn userinfo(
         .await?
         .filter(|client| client.disabled_at.is_none())
         .ok_or_else(|| OAuthError::invalid_token("the access token's client is disabled"))?;
-    let Some((scopes, claims)) = released(&state, &client, &found.grant, now).await? else {
-        return Err(OAuthError::invalid_token(
-            "the person's record no longer allows it",
-        ));
+    let refused = || OAuthError::invalid_token("the person's record no longer allows it");
+    let person = state
+        .store
+        .find_person(found.grant.grant.person_id)
+        .await?
+        .ok_or_else(refused)?;
+    let redeemed = RedeemedGrant {
+        grant: found.grant,
+        person,
     };
+    let Some((scopes, claims)) = released(&state, &client, &redeemed, now).await? else {
+        return Err(refused());
+    };
+    let found = redeemed;
     let disclosure = NewDisclosure {
         subject: found.grant.grant.person_id,
         recipient: Recipient::Organisation(client.registration.organisation_id),
