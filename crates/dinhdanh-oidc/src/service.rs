@@ -20,17 +20,24 @@ pub enum ServiceScope {
     Bindings,
     /// `subscribers`: register and check telecom subscriptions.
     Subscribers,
+    /// `signals`: manage Shared Signals streams and poll their events.
+    Signals,
 }
 
 impl ServiceScope {
     /// Every service scope.
-    pub const ALL: [ServiceScope; 2] = [ServiceScope::Bindings, ServiceScope::Subscribers];
+    pub const ALL: [ServiceScope; 3] = [
+        ServiceScope::Bindings,
+        ServiceScope::Subscribers,
+        ServiceScope::Signals,
+    ];
 
     /// The scope's token.
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceScope::Bindings => "bindings",
             ServiceScope::Subscribers => "subscribers",
+            ServiceScope::Signals => "signals",
         }
     }
 
@@ -40,6 +47,10 @@ impl ServiceScope {
             (self, kind),
             (ServiceScope::Bindings, OrganisationKind::Platform)
                 | (ServiceScope::Subscribers, OrganisationKind::TelecomOperator)
+                | (
+                    ServiceScope::Signals,
+                    OrganisationKind::Platform | OrganisationKind::TelecomOperator
+                )
         )
     }
 }

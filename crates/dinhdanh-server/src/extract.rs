@@ -180,6 +180,13 @@ impl ScopeNeeded for Bindings {
     const SCOPE: ServiceScope = ServiceScope::Bindings;
 }
 
+/// The `signals` service scope: Shared Signals streams.
+pub(crate) struct Signals;
+
+impl ScopeNeeded for Signals {
+    const SCOPE: ServiceScope = ServiceScope::Signals;
+}
+
 /// A client calling a service API with its own access token (client credentials) that holds
 /// the route's scope: 401 without a usable token, 403 without the scope or with a client
 /// disabled since.

@@ -11,6 +11,7 @@ mod provider;
 mod publisher;
 mod routes;
 mod tls;
+mod transmitter;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use provider::{OidcConfig, PROVIDER_ALGORITHMS, ensure_signing_keys};
 pub use publisher::{LogConfig, publish_log, spawn_log_publisher};
 pub use routes::clients::{ClientRegistrationError, RegisteredClient, register_client};
 pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
+pub use transmitter::{SignalsConfig, spawn_transmitter, step as transmitter_step};
 
 /// Limits and behaviour of the HTTP server.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -83,6 +85,13 @@ impl AppState {
     pub fn with_oidc(mut self, config: OidcConfig) -> Self {
         self.oidc = Arc::new(provider::Provider::new(config));
         self
+    }
+
+    /// The same store and settings with empty caches and throttles: what a node that
+    /// restarted would have.
+    pub fn restarted(&self) -> Self {
+        Self::new(Arc::clone(&self.store), (*self.config).clone())
+            .with_oidc(self.oidc.config.clone())
     }
 }
 

@@ -978,6 +978,19 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
         .as_str()
         .unwrap()
         .to_owned();
+    // The platform polls a Shared Signals stream.
+    let stream = expect_json(
+        app.client
+            .post(app.url("/ssf/streams"))
+            .bearer_auth(&access)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let poll_path = format!("/ssf/poll/{}", stream["stream_id"].as_str().unwrap());
     let mut teen_browser = Browser::new(&app);
     let callback = authorize(&mut teen_browser, &authorize_query(&rp, scope, &[]), &teen).await;
     let code = query_param(&callback, "code").unwrap();
@@ -1063,6 +1076,48 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     assert_eq!(now["guardian_consent"], "approved");
     let revoked = act(&mut browser, &page, "revoke").await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    // The platform hears of it: a guardian-consent-revoked event about the child's subject,
+    // verified against the JWKS.
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        let answer = expect_json(
+            app.client
+                .post(app.url(&poll_path))
+                .bearer_auth(&access)
+                .json(&json!({"returnImmediately": true}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        let sets: Vec<String> = answer["sets"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|set| set.as_str().unwrap().to_owned())
+            .collect();
+        if !sets.is_empty() {
+            for set in sets {
+                events.push(verified_id_token(&app, &set).await);
+            }
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let revocation = events
+        .iter()
+        .find_map(|event| {
+            event["events"].get("urn:dinhdanh:secevent:event-type:guardian-consent-revoked")
+        })
+        .unwrap_or_else(|| panic!("no guardian-consent-revoked event: {events:?}"));
+    assert_eq!(revocation["binding"], id.as_str());
+    assert_eq!(revocation["guardian_consent"], "revoked");
+    assert!(
+        events
+            .iter()
+            .all(|event| event["sub_id"]["sub"] == sub.as_str())
+    );
     let now = check().await;
     assert_eq!(now["valid"], false);
     assert_eq!(now["status"], "refused");
@@ -2318,4 +2373,340 @@ async fn oauth_endpoints_refuse_malformed_requests_in_oauth_form() {
     let page = browser.get("/authorize?client_id=a&client_id=b").await;
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     assert!(page.headers().get(LOCATION).is_none());
+}
+
+/// A Shared Signals receiver: an HTTP server that keeps every token pushed to it, and answers
+/// 503 while it is `down`.
+struct Receiver {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn receiver() -> Receiver {
+    use std::sync::atomic::Ordering;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (kept, refusing) = (received.clone(), down.clone());
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (kept, refusing) = (kept.clone(), refusing.clone());
+            async move {
+                if refusing.load(Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                // RFC 8935 §2.1.
+                assert_eq!(headers["content-type"], "application/secevent+jwt");
+                assert_eq!(headers["authorization"], "Bearer receiver-secret");
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver {
+        url,
+        received,
+        down,
+    }
+}
+
+/// The claims of each token, verified against the provider's JWKS, with the header's `typ`.
+async fn verified_events(app: &TestApp, tokens: &[String]) -> Vec<Value> {
+    let mut events = Vec::new();
+    for token in tokens {
+        let header: Value =
+            serde_json::from_slice(&base64_decode(token.split('.').next().unwrap())).unwrap();
+        assert_eq!(header["typ"], "secevent+jwt", "RFC 8417 §2.3");
+        assert_eq!(header["alg"], "ML-DSA-65", "the receiver's algorithm");
+        events.push(verified_id_token(app, token).await);
+    }
+    events
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+fn of_type<'a>(events: &'a [Value], uri: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|event| event["events"].get(uri).is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() {
+    const DISABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+    const VERIFY: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
+    const GUARDIAN: &str = "urn:dinhdanh:secevent:event-type:guardian-consent-revoked";
+    let mut app = oidc_app().await;
+    let configuration = expect_json(
+        app.client
+            .get(app.url("/.well-known/ssf-configuration"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(configuration["issuer"], app.base_url);
+    assert_eq!(
+        configuration["configuration_endpoint"],
+        format!("{}/ssf/streams", app.base_url)
+    );
+
+    let adult = citizen(&app, 30, EidLevel::Level1).await;
+    let org = platform(&app, "0100000030", "Mạng Xã Hội Ba Mươi").await;
+    let scope = "openid verified";
+    let rp = client(
+        &app,
+        org,
+        "rp-social-30",
+        "https://social30.example.vn/cb",
+        scope,
+        "ML-DSA-65",
+        None,
+        1,
+    )
+    .await;
+    let access = expect_json(
+        token_request(&app, &rp, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (http, base) = (app.client.clone(), app.base_url.clone());
+    let call = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(&access)
+    };
+    let mut browser = Browser::new(&app);
+    let callback = authorize(&mut browser, &authorize_query(&rp, scope, &[]), &adult).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let sub = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        call(reqwest::Method::POST, "/v1/bindings")
+            .json(&json!({ "sub": sub, "handle": "@ba.muoi" }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // Streams: one pushed to the receiver, one polled. Bad configurations change nothing.
+    let receiver = receiver().await;
+    for bad in [
+        json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "http://rp.example/e"}}),
+        json!({"delivery": {"method": "urn:example:carrier-pigeon"}}),
+        json!({"stream_id": "mine"}),
+        json!({"events_requested": "all"}),
+    ] {
+        let refused = call(reqwest::Method::POST, "/ssf/streams")
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        expect_json(
+            call(reqwest::Method::GET, "/ssf/streams")
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK
+        )
+        .await,
+        json!([])
+    );
+    let pushed = expect_json(
+        call(reqwest::Method::POST, "/ssf/streams")
+            .json(&json!({
+                "delivery": {
+                    "method": "urn:ietf:rfc:8935",
+                    "endpoint_url": receiver.url,
+                    "authorization_header": "Bearer receiver-secret",
+                },
+                "events_requested": [DISABLED, GUARDIAN],
+                "description": "the platform's push receiver",
+            }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let pushed_id = pushed["stream_id"].as_str().unwrap().to_owned();
+    assert_eq!(pushed["aud"], "rp-social-30");
+    assert_eq!(pushed["events_delivered"], json!([DISABLED, GUARDIAN]));
+    assert!(pushed["delivery"].get("authorization_header").is_none());
+    let polled = expect_json(
+        call(reqwest::Method::POST, "/ssf/streams")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let polled_id = polled["stream_id"].as_str().unwrap().to_owned();
+    let poll_url = polled["delivery"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(poll_url, format!("{}/ssf/poll/{polled_id}", app.base_url));
+
+    // Verification reaches the pushed stream, echoing the state.
+    let verified = call(reqwest::Method::POST, "/ssf/verify")
+        .json(&json!({"stream_id": pushed_id, "state": "tự-kiểm-tra"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+    let wait_for = async |count: usize| {
+        for _ in 0..300 {
+            if receiver.received.lock().unwrap().len() >= count {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the receiver got fewer than {count} events");
+    };
+    wait_for(1).await;
+    let received = receiver.received.lock().unwrap().clone();
+    let first = verified_events(&app, &received).await;
+    assert_eq!(first[0]["events"][VERIFY]["state"], "tự-kiểm-tra");
+    assert_eq!(
+        first[0]["sub_id"],
+        json!({"format": "opaque", "id": pushed_id})
+    );
+
+    // The receiver goes down; the person dies; the transmitter is killed and restarted while
+    // the receiver is still down. Once it is back, it gets the event once.
+    receiver
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    expect_json(
+        app.patch(
+            &app.writer,
+            &format!("/v1/persons/{}", adult.id),
+            &json!({"status": "deceased"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.stop_transmitter();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.start_transmitter();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    receiver
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_for(2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let received = receiver.received.lock().unwrap().clone();
+    let all = verified_events(&app, &received).await;
+    let disabled = of_type(&all, DISABLED);
+    assert_eq!(disabled.len(), 1, "exactly once: {all:?}");
+    assert_eq!(
+        disabled[0]["sub_id"],
+        json!({"format": "iss_sub", "iss": app.base_url, "sub": sub})
+    );
+    assert_eq!(disabled[0]["aud"], "rp-social-30");
+    assert!(disabled[0].get("sub").is_none() && disabled[0].get("exp").is_none());
+
+    // The polled stream holds it until acknowledged (RFC 8936).
+    let poll = async |body: Value| {
+        expect_json(
+            call(reqwest::Method::POST, &format!("/ssf/poll/{polled_id}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await
+    };
+    let answer = poll(json!({"returnImmediately": true})).await;
+    let sets: Vec<(String, String)> = answer["sets"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(jti, set)| (jti.clone(), set.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(sets.len(), 1, "{answer}");
+    let event = &verified_events(&app, &[sets[0].1.clone()]).await[0];
+    assert_eq!(event["jti"], sets[0].0);
+    assert!(event["events"].get(DISABLED).is_some());
+    // Not acknowledged: it comes again, under the same jti.
+    let again = poll(json!({})).await;
+    assert!(again["sets"].get(&sets[0].0).is_some(), "{again}");
+    let acked = poll(json!({"ack": [sets[0].0], "returnImmediately": true})).await;
+    assert_eq!(acked["sets"], json!({}));
+    assert_eq!(acked["moreAvailable"], false);
+    let refused = call(reqwest::Method::POST, &format!("/ssf/poll/{polled_id}"))
+        .json(&json!({"maxEvents": "many"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // A pushed stream is not polled, and another client's stream is not found.
+    let not_polled = call(reqwest::Method::POST, &format!("/ssf/poll/{pushed_id}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_polled.status(), StatusCode::BAD_REQUEST);
+
+    // Status and deletion.
+    let paused = expect_json(
+        call(reqwest::Method::POST, "/ssf/status")
+            .json(&json!({"stream_id": polled_id, "status": "paused", "reason": "upkeep"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(paused["status"], "paused");
+    let deleted = call(
+        reqwest::Method::DELETE,
+        &format!("/ssf/streams?stream_id={polled_id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = call(
+        reqwest::Method::GET,
+        &format!("/ssf/streams?stream_id={polled_id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // Without the token, nothing.
+    let anonymous = app
+        .client
+        .get(app.url("/ssf/streams"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dinhdanh_core::{BindingStatus, GuardianConsent};
+use dinhdanh_signals::EventType;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -19,6 +20,7 @@ use crate::error::classify;
 use crate::keys::Keyring;
 use crate::log::SqlDisclosureLog;
 use crate::model::{OrganisationId, PersonId};
+use crate::signals::{NewSignal, record_signal};
 use crate::sql::{now_micros, timestamp as time};
 use crate::{DisclosureId, StoreError};
 
@@ -303,6 +305,7 @@ impl BindingStore for SqlBindingStore {
              decided_at = CASE WHEN $6 IS NULL THEN decided_at ELSE $3 END \
              WHERE id = $4 AND person_id = $5 RETURNING {BINDING_COLUMNS}"
         );
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&sql)
             .bind(status.as_str())
             .bind(guardian_consent.map(|consent| consent.as_str()))
@@ -310,10 +313,32 @@ impl BindingStore for SqlBindingStore {
             .bind(id.to_string())
             .bind(person.to_string())
             .bind(guardian.map(|guardian| guardian.to_string()))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound("binding"))?;
-        self.binding_from_row(&row)
+        let binding = self.binding_from_row(&row)?;
+        // The platform hears that a guardian refused or withdrew consent, in the same
+        // transaction as the answer.
+        if let Some(consent @ (GuardianConsent::Revoked | GuardianConsent::Denied)) =
+            guardian_consent
+        {
+            record_signal(
+                &mut tx,
+                NewSignal {
+                    person_id: person,
+                    organisation_id: Some(binding.organisation_id),
+                    event: EventType::GuardianConsentRevoked.name(),
+                    detail: serde_json::json!({
+                        "event_timestamp": Timestamp::now().as_second(),
+                        "binding": id.to_string(),
+                        "guardian_consent": consent.as_str(),
+                    }),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(binding)
     }
 
     async fn find_binding(

@@ -7,6 +7,7 @@ mod keys;
 mod log;
 mod model;
 mod oidc;
+mod signals;
 mod sql;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use oidc::{
     NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, RedeemedGrant,
     Redemption, RequestKind, ServiceToken, TokenKind,
 };
+pub use signals::{NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach};
 pub use sql::PreparedPersons;
 
 /// Which database a store runs on.
@@ -117,6 +119,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Account bindings of platforms.
     fn bindings(&self) -> Arc<dyn BindingStore>;
+
+    /// Shared Signals streams, signals and the outbox.
+    fn signals(&self) -> Arc<dyn SignalStore>;
 
     /// Registers a person. A taken citizen number is `Conflict("citizen number")`.
     async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError>;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dinhdanh_core::{CitizenNumber, EidLevel, OrganisationKind, PersonStatus, TaxCode};
 use dinhdanh_crypto::{CryptoError, KeyId, MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
+use dinhdanh_signals::EventType;
 use jiff::Timestamp;
+use serde_json::json;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
@@ -26,6 +28,7 @@ use crate::model::{
     PersonId, PersonUpdate, PersonalData, SigningKeyRecord, SigningKeyState,
 };
 use crate::oidc::{OidcStore, SqlOidcStore};
+use crate::signals::{NewSignal, SignalStore, SqlSignalStore, record_signal};
 use crate::{Backend, RegistryStore, StoreError, StoreOptions};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -65,6 +68,15 @@ pub(crate) fn optional_time(
 
 fn person_aad(id: PersonId) -> Vec<u8> {
     format!("dinhdanh person v1\0{id}").into_bytes()
+}
+
+/// Whether a person exists, inside a transaction.
+async fn before_exists(conn: &mut sqlx::AnyConnection, id: PersonId) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT 1 FROM persons WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 /// Opens a sealed field, reloading the key ring once if the field was sealed under a key this
@@ -159,6 +171,7 @@ pub(crate) struct SqlStore {
     log: Arc<SqlDisclosureLog>,
     oidc: Arc<SqlOidcStore>,
     bindings: Arc<SqlBindingStore>,
+    signals: Arc<SqlSignalStore>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -272,6 +285,11 @@ impl SqlStore {
             Arc::clone(&keys),
             Arc::clone(&log),
         ));
+        let signals = Arc::new(SqlSignalStore::new(
+            pool.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&log),
+        ));
         Ok(Self {
             pool,
             backend,
@@ -279,6 +297,7 @@ impl SqlStore {
             log,
             oidc,
             bindings,
+            signals,
         })
     }
 
@@ -309,8 +328,6 @@ impl SqlStore {
         })
     }
 
-    /// Opens a sealed value, reloading the keys once if it was sealed under a key created on
-    /// another node after this one loaded its keys.
     /// Opens a person row.
     async fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
         person_at(&self.keys, &self.pool, row, 0).await
@@ -455,6 +472,10 @@ impl RegistryStore for SqlStore {
         Arc::clone(&self.bindings) as Arc<dyn BindingStore>
     }
 
+    fn signals(&self) -> Arc<dyn SignalStore> {
+        Arc::clone(&self.signals) as Arc<dyn SignalStore>
+    }
+
     fn disclosure_log(&self) -> Arc<dyn DisclosureLog> {
         Arc::clone(&self.log) as Arc<dyn DisclosureLog>
     }
@@ -544,6 +565,16 @@ impl RegistryStore for SqlStore {
         update: &PersonUpdate,
     ) -> Result<Person, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Taken first, so that the state read below is the one this update changes (a
+        // no-op write holds the row on PostgreSQL and the database on SQLite).
+        sqlx::query("UPDATE persons SET updated_at = updated_at WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let before = sqlx::query("SELECT status, eid_level FROM persons WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
         // The rule "a deceased person's record no longer changes" is in the statement itself,
         // so a concurrent change of status cannot slip between a check and the write.
         let result = sqlx::query(
@@ -557,17 +588,57 @@ impl RegistryStore for SqlStore {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        if result.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM persons WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            return Err(if exists {
+        let Some(before) = before.filter(|_| result.rows_affected() == 1) else {
+            return Err(if result.rows_affected() == 1 {
+                StoreError::Corrupt("persons")
+            } else if before_exists(&mut tx, id).await? {
                 StoreError::PersonDeceased
             } else {
                 StoreError::NotFound("person")
             });
+        };
+        let was_active = before.try_get::<String, _>(0)? == PersonStatus::Active.as_str();
+        let level_before: i64 = before.try_get(1)?;
+        let when = Timestamp::now().as_second();
+        // Receivers hear of what changed, in this transaction (SSF: no change without its
+        // events). RISC account-disabled/-enabled when the person stops or starts being an
+        // active person; CAEP assurance-level-change when the e-ID level moves.
+        let mut signals = Vec::new();
+        if let Some(status) = update.status {
+            let active = status == PersonStatus::Active;
+            if was_active != active {
+                let event = if active {
+                    EventType::AccountEnabled
+                } else {
+                    EventType::AccountDisabled
+                };
+                signals.push((event, json!({ "event_timestamp": when })));
+            }
+        }
+        if let Some(level) = update.eid_level {
+            let level_now = i64::from(level.as_u8());
+            if level_now != level_before {
+                signals.push((
+                    EventType::AssuranceLevelChange,
+                    json!({
+                        "event_timestamp": when,
+                        "previous_eid_level": level_before,
+                        "current_eid_level": level_now,
+                    }),
+                ));
+            }
+        }
+        for (event, detail) in signals {
+            record_signal(
+                &mut tx,
+                NewSignal {
+                    person_id: id,
+                    organisation_id: None,
+                    event: event.name(),
+                    detail,
+                },
+            )
+            .await?;
         }
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id = $1");
         let row = sqlx::query(&sql)

@@ -231,6 +231,7 @@ contract!(
     oidc_authorization_requests_are_taken_once,
     oidc_consents_are_recorded_with_their_disclosure,
     oidc_codes_are_single_use_and_a_replay_revokes_the_grant,
+    signals_fan_out_once_and_leave_the_outbox_when_delivered,
 );
 
 fn today() -> jiff::civil::Date {
@@ -1905,5 +1906,199 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         oidc.revoke_grant(uuid::Uuid::now_v7().to_string().parse::<GrantId>().unwrap())
             .await,
         Err(StoreError::NotFound("grant"))
+    ));
+}
+
+async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
+    let (_, person, client) = oidc_setup(db).await;
+    let store = &db.store;
+    let signals = store.signals();
+    let stream = |method: &str| dinhdanh_store::NewStream {
+        client_id: client.id.clone(),
+        config: "{}".to_owned(),
+        method: method.to_owned(),
+        authorization: (method == "push").then(|| "Bearer secret".to_owned()),
+        status: "enabled".to_owned(),
+        reason: None,
+    };
+    let pushed = signals.insert_stream(&stream("push")).await.unwrap();
+    let polled = signals.insert_stream(&stream("poll")).await.unwrap();
+    assert_eq!(
+        signals
+            .find_stream(&client.id, &pushed.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .authorization
+            .as_deref(),
+        Some("Bearer secret")
+    );
+    assert!(
+        signals
+            .find_stream("other-client", &pushed.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(signals.list_streams(&client.id).await.unwrap().len(), 2);
+
+    // Nobody holds a binding yet: no stream hears of the person, unless it adds them.
+    assert!(
+        signals
+            .list_streams_reaching(person, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    signals
+        .update_stream_subject(&polled.id, person, true)
+        .await
+        .unwrap();
+    let reach = signals.list_streams_reaching(person, None).await.unwrap();
+    assert_eq!(
+        reach
+            .iter()
+            .map(|r| r.stream_id.as_str())
+            .collect::<Vec<_>>(),
+        [polled.id.as_str()]
+    );
+    store
+        .bindings()
+        .insert_binding(
+            &NewBinding {
+                organisation_id: client.organisation_id,
+                person_id: person,
+                subject: "sub".to_owned(),
+                handle: "@mot".to_owned(),
+                status: BindingStatus::Active,
+                guardian_consent: None,
+            },
+            5,
+            &NewDisclosure {
+                subject: person,
+                recipient: Recipient::Organisation(client.organisation_id),
+                fields: vec!["verified"],
+                purpose: Purpose::new("account binding").unwrap(),
+                legal_basis: "legal-obligation",
+            },
+        )
+        .await
+        .unwrap();
+    signals
+        .update_stream_subject(&polled.id, person, false)
+        .await
+        .unwrap();
+    let reach = signals.list_streams_reaching(person, None).await.unwrap();
+    assert_eq!(
+        reach
+            .iter()
+            .map(|r| r.stream_id.as_str())
+            .collect::<Vec<_>>(),
+        [pushed.id.as_str()]
+    );
+
+    // A change of status writes its signal in the same transaction; a no-op writes none.
+    store
+        .update_person(
+            person,
+            &PersonUpdate {
+                status: Some(PersonStatus::Suspended),
+                eid_level: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .update_person(
+            person,
+            &PersonUpdate {
+                status: Some(PersonStatus::Suspended),
+                eid_level: None,
+            },
+        )
+        .await
+        .unwrap();
+    let waiting = signals.list_signals(10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].event, "account-disabled");
+    assert_eq!(waiting[0].person_id, person);
+    let event = serde_json::json!({"type": "account-disabled"});
+    let deliveries = vec![
+        (pushed.id.clone(), event.clone()),
+        (polled.id.clone(), event),
+    ];
+    assert!(
+        signals
+            .fan_out(&waiting[0].id, &deliveries, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !signals
+            .fan_out(&waiting[0].id, &deliveries, &[])
+            .await
+            .unwrap(),
+        "once only"
+    );
+    assert!(signals.list_signals(10).await.unwrap().is_empty());
+
+    // Pushes are leased: a second claim gets nothing until the lease ends.
+    let lease = jiff::SignedDuration::from_secs(60);
+    let due = signals
+        .claim_pushes(Timestamp::now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].authorization.as_deref(), Some("Bearer secret"));
+    assert!(
+        signals
+            .claim_pushes(Timestamp::now(), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let soon = Timestamp::now();
+    signals
+        .update_push(
+            &due[0].jti,
+            &dinhdanh_store::PushResult::Retry(soon, "HTTP 503".to_owned()),
+        )
+        .await
+        .unwrap();
+    let again = signals
+        .claim_pushes(Timestamp::now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].jti, due[0].jti);
+    assert_eq!(again[0].attempts, 1);
+    signals
+        .update_push(&due[0].jti, &dinhdanh_store::PushResult::Delivered)
+        .await
+        .unwrap();
+    assert!(signals.next_push_at().await.unwrap().is_none());
+
+    // Polled events stay until acknowledged.
+    let (events, more) = signals.list_polled(&polled.id, 10).await.unwrap();
+    assert_eq!((events.len(), more), (1, false));
+    let (events, _) = signals.list_polled(&polled.id, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    signals
+        .acknowledge(&polled.id, &[events[0].jti.clone()], &[])
+        .await
+        .unwrap();
+    assert!(
+        signals
+            .list_polled(&polled.id, 10)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+
+    signals.delete_stream(&client.id, &pushed.id).await.unwrap();
+    assert!(matches!(
+        signals.delete_stream(&client.id, &pushed.id).await,
+        Err(StoreError::NotFound("stream"))
     ));
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use dinhdanh_server::{HttpConfig, LogConfig, OidcConfig};
+use dinhdanh_server::{HttpConfig, LogConfig, OidcConfig, SignalsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Everything `serve` reads.
@@ -35,6 +35,8 @@ pub struct Config {
     pub plain_http: bool,
     /// When the disclosure log publishes checkpoints.
     pub disclosure_log: LogConfig,
+    /// How Shared Signals events are pushed to receivers.
+    pub signals: SignalsConfig,
     /// The OpenID Connect provider. Its `issuer` defaults to `https://<listen>` (or `http://`
     /// with `plain_http`); set it to the public URL behind a proxy.
     pub oidc: OidcConfig,
@@ -65,6 +67,7 @@ impl Default for Config {
             tls_key: None,
             plain_http: false,
             disclosure_log: LogConfig::default(),
+            signals: SignalsConfig::default(),
             oidc: OidcConfig::default(),
         }
     }

@@ -568,7 +568,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let oidc = config.oidc();
     tracing::info!(%address, backend = store.backend().as_str(), tls = tls.is_some(), issuer = %oidc.issuer, "serving");
     dinhdanh_server::spawn_log_publisher(store.disclosure_log(), config.disclosure_log.clone());
-    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()).with_oidc(oidc));
+    let state = AppState::new(store, config.http.clone()).with_oidc(oidc);
+    dinhdanh_server::spawn_transmitter(state.clone(), config.signals.clone());
+    let app = dinhdanh_server::app(state);
     run_server(listener, app, tls).await
 }
 
@@ -1117,7 +1119,9 @@ async fn demo(args: DemoArgs) -> Result<()> {
         issuer: base.clone(),
         ..OidcConfig::default()
     };
-    let app = dinhdanh_server::app(AppState::new(store, config.http.clone()).with_oidc(oidc));
+    let state = AppState::new(store, config.http.clone()).with_oidc(oidc);
+    dinhdanh_server::spawn_transmitter(state.clone(), config.signals.clone());
+    let app = dinhdanh_server::app(state);
     run_server(listener, app, tls).await
 }
 

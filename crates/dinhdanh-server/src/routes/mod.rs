@@ -14,6 +14,7 @@ pub(crate) mod keys;
 pub(crate) mod log;
 pub(crate) mod organisations;
 pub(crate) mod persons;
+pub(crate) mod ssf;
 pub(crate) mod system;
 pub(crate) mod token;
 
@@ -32,6 +33,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(interaction::router())
         .merge(token::router())
         .merge(bindings::router())
+        .merge(ssf::router())
 }
 
 /// Formats a timestamp for a response (RFC 3339, UTC).

@@ -179,12 +179,12 @@ async fn exchange_code(
     };
     let grant = &redeemed.grant;
     if grant.grant.client_id != client.registration.id {
-        return refuse_grant(state, &grant, "the code was issued to another client").await;
+        return refuse_grant(state, grant, "the code was issued to another client").await;
     }
     if grant.grant.redirect_uri != redirect_uri {
         return refuse_grant(
             state,
-            &grant,
+            grant,
             "redirect_uri differs from the authorization request",
         )
         .await;
@@ -194,7 +194,7 @@ async fn exchange_code(
     if challenge.verify(&verifier).is_err() {
         return refuse_grant(
             state,
-            &grant,
+            grant,
             "code_verifier does not match the code challenge",
         )
         .await;

@@ -85,7 +85,9 @@ impl TestAppBuilder {
             issuer: base_url.clone(),
             ..self.oidc
         };
-        let app = dinhdanh_server::app(AppState::new(store.clone(), self.config).with_oidc(oidc));
+        let state = AppState::new(store.clone(), self.config).with_oidc(oidc);
+        let transmitter = dinhdanh_server::spawn_transmitter(state.clone(), signals_config());
+        let app = dinhdanh_server::app(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(dinhdanh_server::serve(listener, app, async move {
             // A dropped sender shuts down as well as a sent message.
@@ -109,7 +111,19 @@ impl TestAppBuilder {
             data_dir: Some(data_dir),
             shutdown: Some(shutdown_tx),
             server: Some(server),
+            state,
+            transmitter: Some(transmitter),
         }
+    }
+}
+
+/// Push retries in tens of milliseconds, so that a test sees several in a second.
+fn signals_config() -> dinhdanh_server::SignalsConfig {
+    dinhdanh_server::SignalsConfig {
+        retry_base_ms: 50,
+        retry_cap_seconds: 1,
+        tick_ms: 20,
+        push_timeout_seconds: 2,
     }
 }
 
@@ -129,6 +143,25 @@ pub(crate) struct TestApp {
     data_dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    state: AppState,
+    transmitter: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Kills the Shared Signals transmitter mid-flight, as a crash would.
+    pub(crate) fn stop_transmitter(&mut self) {
+        if let Some(transmitter) = self.transmitter.take() {
+            transmitter.abort();
+        }
+    }
+
+    /// Starts a new transmitter with fresh in-memory state over the same database, as a
+    /// restarted node would.
+    pub(crate) fn start_transmitter(&mut self) {
+        self.stop_transmitter();
+        let state = self.state.restarted();
+        self.transmitter = Some(dinhdanh_server::spawn_transmitter(state, signals_config()));
+    }
 }
 
 /// Records a token for `role` directly in the store and returns its clear text and record.
@@ -258,6 +291,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.stop_transmitter();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

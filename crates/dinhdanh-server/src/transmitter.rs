@@ -1,0 +1,324 @@
+//! The Shared Signals transmitter's worker: fans signals out to the streams concerned, and
+//! pushes due events to their receivers (RFC 8935) with exponential backoff.
+//!
+//! Every node runs one. The store makes each step safe to run on several at once: a signal is
+//! fanned out by the transaction that deletes it, and a push is leased before it is sent. An
+//! event is marked delivered only after the receiver's 2xx, so a node that stops in between
+//! sends it again later under the same `jti` (RFC 8935 §4 lets receivers drop duplicates by it).
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use dinhdanh_crypto::jose;
+use dinhdanh_oidc::{Acr, SectorIdentifier, SubjectKey};
+use dinhdanh_signals::{
+    AssuranceChange, Backoff, EventType, PushOutcome, SecurityEvent, StreamRequest, SubjectId,
+    push_outcome,
+};
+use dinhdanh_store::{
+    NewDisclosure, OutboxEvent, Purpose, PushResult, Recipient, Signal, StoreError,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::AppState;
+
+/// How the transmitter delivers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// The wait after a push's first failure, in milliseconds; it doubles with each further
+    /// failure. Default 1,000.
+    pub retry_base_ms: u64,
+    /// The longest wait between push attempts, in seconds. Default 3,600.
+    pub retry_cap_seconds: u64,
+    /// How often the worker looks for work when idle, in milliseconds. Default 250.
+    pub tick_ms: u64,
+    /// How long one push may take, in seconds. Default 10.
+    pub push_timeout_seconds: u64,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        Self {
+            retry_base_ms: 1_000,
+            retry_cap_seconds: 3_600,
+            tick_ms: 250,
+            push_timeout_seconds: 10,
+        }
+    }
+}
+
+/// The legal basis of telling a platform about its own users' accounts.
+const SIGNALS_BASIS: &str = "legal-obligation";
+/// Signals fanned out, and pushes sent, per step.
+const STEP: usize = 64;
+
+/// Starts the transmitter's worker for `state`.
+pub fn spawn_transmitter(state: AppState, config: SignalsConfig) -> JoinHandle<()> {
+    // reqwest's rustls takes the process's provider: the same aws-lc-rs as the server's TLS.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::spawn(async move {
+        let http = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.push_timeout_seconds))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(http) => http,
+            Err(err) => {
+                tracing::error!(error = %err, "the signals transmitter has no HTTP client");
+                return;
+            }
+        };
+        let backoff = Backoff {
+            base: Duration::from_millis(config.retry_base_ms.max(1)),
+            cap: Duration::from_secs(config.retry_cap_seconds.max(1)),
+        };
+        loop {
+            let busy = match step(&state, &http, backoff).await {
+                Ok(busy) => busy,
+                Err(err) => {
+                    tracing::warn!(error = %err, "signals transmitter step failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::time::sleep(Duration::from_millis(config.tick_ms.max(1))).await;
+            }
+        }
+    })
+}
+
+/// One round: fan out waiting signals, then push what is due. `true` if there was work.
+pub async fn step(
+    state: &AppState,
+    http: &reqwest::Client,
+    backoff: Backoff,
+) -> Result<bool, StoreError> {
+    let signals = state.store.signals().list_signals(STEP).await?;
+    for signal in &signals {
+        fan_out(state, signal).await?;
+    }
+    let pushes = state
+        .store
+        .signals()
+        .claim_pushes(Timestamp::now(), SignedDuration::from_secs(60), STEP)
+        .await?;
+    let mut failed_streams = HashSet::new();
+    for event in &pushes {
+        let result = if failed_streams.contains(&event.stream_id) {
+            // Events of one stream go in order: wait for the earlier one.
+            PushResult::Retry(Timestamp::now(), "an earlier event is waiting".to_owned())
+        } else {
+            push(state, http, backoff, event).await
+        };
+        if !matches!(result, PushResult::Delivered) {
+            failed_streams.insert(event.stream_id.clone());
+        }
+        state
+            .store
+            .signals()
+            .update_push(&event.jti, &result)
+            .await?;
+    }
+    Ok(!signals.is_empty() || pushes.len() == STEP)
+}
+
+/// The stored event of `signal` for a subject: its type's members, as the signal recorded
+/// them, in the form each event type defines.
+fn event_for(signal: &Signal, kind: EventType, subject: SubjectId) -> Option<SecurityEvent> {
+    let when = signal.detail.get("event_timestamp")?.as_i64()?;
+    let text = |name: &str| signal.detail.get(name).and_then(Value::as_str);
+    Some(match kind {
+        EventType::AccountDisabled => SecurityEvent::account_disabled(subject, when),
+        EventType::AccountEnabled => SecurityEvent::account_enabled(subject, when),
+        EventType::AssuranceLevelChange => {
+            let level = |name: &str| {
+                signal
+                    .detail
+                    .get(name)
+                    .and_then(Value::as_u64)
+                    .and_then(|level| u8::try_from(level).ok())
+                    .and_then(|level| dinhdanh_core::EidLevel::try_from(level).ok())
+            };
+            let (previous, current) = (level("previous_eid_level")?, level("current_eid_level")?);
+            // A level without an `acr` value (level 0) is named as such.
+            let acr = |level| {
+                Acr::of_level(level).map_or("none".to_owned(), |acr| acr.as_str().to_owned())
+            };
+            SecurityEvent::assurance_level_change(
+                subject,
+                when,
+                AssuranceChange {
+                    previous: Some(acr(previous)),
+                    current: acr(current),
+                    increased: current > previous,
+                },
+            )
+        }
+        EventType::GuardianConsentRevoked => {
+            let mut event =
+                SecurityEvent::guardian_consent_revoked(subject, when, text("binding")?);
+            event
+                .payload
+                .insert("guardian_consent".into(), text("guardian_consent")?.into());
+            event
+        }
+        EventType::AgeBracketChanged => SecurityEvent::age_bracket_changed(
+            subject,
+            when,
+            signal.detail.get("age_over_16")?.as_bool()?,
+            signal.detail.get("age_over_18")?.as_bool()?,
+        ),
+        EventType::SessionRevoked => SecurityEvent::session_revoked(subject, when),
+        EventType::CredentialChange | EventType::Verification | EventType::StreamUpdated => {
+            return None;
+        }
+    })
+}
+
+async fn fan_out(state: &AppState, signal: &Signal) -> Result<(), StoreError> {
+    let Some(kind) = EventType::from_name(&signal.event) else {
+        return Err(StoreError::Corrupt("signals.event"));
+    };
+    let streams = state
+        .store
+        .signals()
+        .list_streams_reaching(signal.person_id, signal.organisation_id)
+        .await?;
+    let oidc = state.store.oidc();
+    let subjects = SubjectKey::new(oidc.subject_key());
+    let mut deliveries = Vec::new();
+    let mut told = BTreeSet::new();
+    for stream in streams {
+        let wanted = StreamRequest::from_stored(&stream.config, None)
+            .is_some_and(|request| request.events_delivered().contains(&kind));
+        if !wanted {
+            continue;
+        }
+        let Some(client) = state
+            .oidc
+            .client(state.store.as_ref(), &stream.client_id)
+            .await?
+        else {
+            continue;
+        };
+        let Ok(sector) = SectorIdentifier::new(&client.registration.sector) else {
+            return Err(StoreError::Corrupt("oidc_clients.sector"));
+        };
+        let sub = subjects.subject(&sector, signal.person_id.as_uuid().as_bytes());
+        let subject = SubjectId::IssSub {
+            iss: state.oidc.config.issuer.clone(),
+            sub: sub.as_str().to_owned(),
+        };
+        let Some(event) = event_for(signal, kind, subject) else {
+            return Err(StoreError::Corrupt("signals.detail"));
+        };
+        deliveries.push((stream.stream_id, event.to_stored()));
+        told.insert(client.registration.organisation_id);
+    }
+    let purpose = Purpose::new("security event about an account on the platform")
+        .map_err(|_| StoreError::Corrupt("purpose"))?;
+    let disclosures: Vec<NewDisclosure> = told
+        .into_iter()
+        .map(|organisation| NewDisclosure {
+            subject: signal.person_id,
+            recipient: Recipient::Organisation(organisation),
+            fields: vec![kind.name()],
+            purpose: purpose.clone(),
+            legal_basis: SIGNALS_BASIS,
+        })
+        .collect();
+    state
+        .store
+        .signals()
+        .fan_out(&signal.id, &deliveries, &disclosures)
+        .await?;
+    Ok(())
+}
+
+/// Signs an event for its receiver, with the algorithm the receiver registered for its ID
+/// tokens (ML-DSA-65 unless it chose a classical one).
+pub(crate) async fn sign_event(
+    state: &AppState,
+    event: &OutboxEvent,
+) -> Result<String, StoreError> {
+    let client = state
+        .oidc
+        .client(state.store.as_ref(), &event.client_id)
+        .await?
+        .ok_or(StoreError::NotFound("client"))?;
+    let claims = SecurityEvent::claims(
+        &event.event,
+        &state.oidc.config.issuer,
+        &event.client_id,
+        &event.jti,
+        event.created_at.as_second(),
+    );
+    let payload = serde_json::to_vec(&claims).map_err(|_| StoreError::Corrupt("event"))?;
+    let key = state
+        .oidc
+        .signing_key(state.store.as_ref(), client.registration.id_token_alg)
+        .await?;
+    // RFC 8417 §2.3: explicit typing.
+    jose::sign_compact(&key, Some("secevent+jwt"), &payload)
+        .map_err(|_| StoreError::Corrupt("signing key"))
+}
+
+async fn push(
+    state: &AppState,
+    http: &reqwest::Client,
+    backoff: Backoff,
+    event: &OutboxEvent,
+) -> PushResult {
+    let retry = |why: String| {
+        let wait = backoff.delay(event.attempts.saturating_add(1));
+        let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
+        PushResult::Retry(
+            Timestamp::now().checked_add(wait).unwrap_or(Timestamp::MAX),
+            why,
+        )
+    };
+    let Some(request) = StreamRequest::from_stored(&event.config, event.authorization.clone())
+    else {
+        return PushResult::Rejected("stream configuration unreadable".to_owned());
+    };
+    let dinhdanh_signals::Delivery::Push { endpoint_url, .. } = &request.delivery else {
+        return PushResult::Rejected("stream is not pushed".to_owned());
+    };
+    let token = match sign_event(state, event).await {
+        Ok(token) => token,
+        Err(err) => return retry(format!("signing: {err}")),
+    };
+    // RFC 8935 §2.1.
+    let mut call = http
+        .post(endpoint_url.clone())
+        .header("content-type", "application/secevent+jwt")
+        .header("accept", "application/json")
+        .body(token);
+    if let Some(authorization) = request.authorization() {
+        call = call.header("authorization", authorization);
+    }
+    match call.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap_or_default();
+            let body = &body[..body.len().min(4096)];
+            match push_outcome(status, body) {
+                PushOutcome::Delivered => PushResult::Delivered,
+                PushOutcome::Retry(why) => retry(why),
+                PushOutcome::Rejected(why) => {
+                    tracing::warn!(stream = %event.stream_id, jti = %event.jti, error = %why, "receiver rejected an event");
+                    PushResult::Rejected(why)
+                }
+            }
+        }
+        Err(err) => retry(if err.is_timeout() {
+            "timeout".to_owned()
+        } else {
+            "connection failed".to_owned()
+        }),
+    }
+}
