@@ -228,7 +228,13 @@ fn main() {
             app,
             std::future::pending(),
         ));
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let http = {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            reqwest::Client::builder()
+        }
+        .no_proxy()
+        .build()
+        .unwrap();
         let url = format!("http://{address}/token");
         let queue = Arc::new(std::sync::Mutex::new(codes));
         let cpu_before = cpu_time();

@@ -161,11 +161,14 @@ struct Browser {
 impl Browser {
     fn new(app: &TestApp) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                reqwest::Client::builder()
+            }
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
             base: app.base_url.clone(),
             cookies: HashMap::new(),
         }

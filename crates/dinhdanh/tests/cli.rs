@@ -26,7 +26,10 @@ async fn demo_serves_the_registry_with_the_printed_token() {
         assert_eq!(mode & 0o077, 0, "{file} must be private");
     }
 
-    let client = reqwest::Client::new();
+    let client = {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        reqwest::Client::new()
+    };
     let created = client
         .post(format!("{}/v1/persons", demo.base))
         .bearer_auth(&token)

@@ -20,7 +20,10 @@ use sqlx::{Connection, Row, SqliteConnection};
 
 /// Registers `count` synthetic people through the API and returns their ids.
 async fn register(demo: &Demo, token: &str, count: usize) -> Vec<String> {
-    let client = reqwest::Client::new();
+    let client = {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        reqwest::Client::new()
+    };
     let people = dinhdanh_synth::population(&PopulationSpec {
         // Not the demo's seed: these people are not in its population yet.
         seed: 4_242,
@@ -148,7 +151,10 @@ async fn log_with_entries(root: &Path, reads: usize) -> PathBuf {
     let demo = start_demo(&data_dir, 50);
     let token = token(&data_dir);
     let ids = register(&demo, &token, 5).await;
-    let client = reqwest::Client::new();
+    let client = {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        reqwest::Client::new()
+    };
     for i in 0..reads {
         read(&client, &demo.base, &token, &ids[i % ids.len()])
             .await
@@ -364,7 +370,10 @@ async fn sigkill_during_heavy_appends_loses_no_acknowledged_entry() {
             Arc::clone(&stop),
         );
         clients.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                reqwest::Client::new()
+            };
             let mut acknowledged = Vec::new();
             let mut i = worker;
             while !stop.load(Ordering::Relaxed) {

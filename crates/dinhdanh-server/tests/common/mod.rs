@@ -94,12 +94,15 @@ impl TestAppBuilder {
             let _ = shutdown_rx.await;
         }));
 
-        let client = reqwest::Client::builder()
-            // Tests talk to 127.0.0.1 only; an HTTP(S)_PROXY in the environment must not
-            // reroute them.
-            .no_proxy()
-            .build()
-            .unwrap();
+        let client = {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            reqwest::Client::builder()
+        }
+        // Tests talk to 127.0.0.1 only; an HTTP(S)_PROXY in the environment must not
+        // reroute them.
+        .no_proxy()
+        .build()
+        .unwrap();
 
         TestApp {
             base_url,
