@@ -132,9 +132,10 @@ mod tests {
     fn the_organisation_kind_decides_what_a_client_may_hold() {
         let platform = ServiceScopes::allowed_for(OrganisationKind::Platform);
         assert!(platform.contains(ServiceScope::Bindings));
+        assert!(platform.contains(ServiceScope::Signals));
         assert!(!platform.contains(ServiceScope::Subscribers));
         let operator = ServiceScopes::allowed_for(OrganisationKind::TelecomOperator);
-        assert_eq!(operator.to_string(), "subscribers");
+        assert_eq!(operator.to_string(), "subscribers signals");
         assert!(ServiceScopes::allowed_for(OrganisationKind::Ministry).is_empty());
     }
 
