@@ -123,6 +123,8 @@ pub(crate) enum FormError {
     WeakPassword,
     /// The password and its repetition differ.
     PasswordsDiffer,
+    /// The current password, asked before a change, is wrong.
+    WrongPassword,
     /// A field is malformed (citizen number not 12 digits, date not YYYY-MM-DD, …).
     Invalid,
     /// The passkey's answer did not verify, or the ceremony expired: try again.
@@ -167,6 +169,12 @@ impl FormError {
             (Lang::En, WeakPassword) => "The password must be 12 to 128 characters long.",
             (Lang::Vi, PasswordsDiffer) => "Hai mật khẩu bạn nhập không giống nhau.",
             (Lang::En, PasswordsDiffer) => "The two passwords you entered differ.",
+            (Lang::Vi, WrongPassword) => {
+                "Mật khẩu hiện tại không đúng. Sau nhiều lần nhập sai, tài khoản tạm thời bị khóa."
+            }
+            (Lang::En, WrongPassword) => {
+                "The current password is wrong. After several failed attempts the account is locked for a while."
+            }
             (Lang::Vi, Invalid) => {
                 "Có mục chưa đúng định dạng; hãy xem hướng dẫn dưới tên mỗi mục."
             }
@@ -1001,11 +1009,22 @@ impl<'a> BindingRow<'a> {
     }
 }
 
-/// What the person's page says after an action it could not take.
+/// What the person's page says after an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PortalNotice {
     /// The binding has moved on (another tab, a platform): the page shows it as it is now.
     NotAllowed,
+    /// The password form was refused, and why.
+    Password(FormError),
+    /// The password was changed.
+    PasswordChanged,
+}
+
+impl PortalNotice {
+    /// Whether it tells of something refused.
+    pub(crate) fn is_error(self) -> bool {
+        !matches!(self, Self::PasswordChanged)
+    }
 }
 
 /// The words of the person's page.
@@ -1017,6 +1036,15 @@ struct PortalText {
     children: &'static str,
     children_lead: &'static str,
     not_allowed: &'static str,
+    security: &'static str,
+    current_password: &'static str,
+    new_password: &'static str,
+    password_hint: &'static str,
+    password_again: &'static str,
+    change_password: &'static str,
+    password_changed: &'static str,
+    sign_out_lead: &'static str,
+    sign_out: &'static str,
 }
 
 impl PortalText {
@@ -1028,6 +1056,15 @@ impl PortalText {
         children: "Tài khoản của con bạn",
         children_lead: "Trẻ dưới 16 tuổi chỉ dùng được tài khoản khi cha, mẹ hoặc người giám hộ đồng ý. Bạn có thể thu hồi sự đồng ý bất cứ lúc nào.",
         not_allowed: "Không thể thực hiện thao tác này với tài khoản ở trạng thái hiện tại. Trang đã được cập nhật.",
+        security: "Bảo mật",
+        current_password: "Mật khẩu hiện tại",
+        new_password: "Mật khẩu mới",
+        password_hint: "Từ 12 đến 128 ký tự. Các nền tảng giữ tài khoản của bạn sẽ được thông báo.",
+        password_again: "Nhập lại mật khẩu mới",
+        change_password: "Đổi mật khẩu",
+        password_changed: "Đã đổi mật khẩu.",
+        sign_out_lead: "Nếu bạn nghi ngờ có người khác đã đăng nhập bằng danh tính của bạn: đăng xuất khỏi mọi trình duyệt và thu hồi mọi quyền đã cấp cho các dịch vụ. Các nền tảng giữ tài khoản của bạn sẽ được thông báo.",
+        sign_out: "Đăng xuất khỏi mọi nơi",
     };
     const EN: Self = Self {
         title: "My accounts",
@@ -1037,6 +1074,15 @@ impl PortalText {
         children: "Your children's accounts",
         children_lead: "A child under 16 can use an account only with a parent's or guardian's consent. You can revoke it at any time.",
         not_allowed: "This cannot be done to the account in its present state. The page shows it as it is now.",
+        security: "Security",
+        current_password: "Current password",
+        new_password: "New password",
+        password_hint: "12 to 128 characters. The platforms that hold your accounts are told.",
+        password_again: "New password again",
+        change_password: "Change password",
+        password_changed: "Your password has been changed.",
+        sign_out_lead: "If you think someone else has signed in as you: sign out of every browser and withdraw every permission given to services. The platforms that hold your accounts are told.",
+        sign_out: "Sign out everywhere",
     };
 }
 
@@ -1066,6 +1112,7 @@ struct PortalPage<'a> {
     own: &'a [BindingRow<'a>],
     children: &'a [BindingRow<'a>],
     notice: Option<&'static str>,
+    done: Option<&'static str>,
 }
 
 impl PortalPage<'_> {
@@ -1086,14 +1133,21 @@ pub(crate) fn portal(
         Lang::Vi => &PortalText::VI,
         Lang::En => &PortalText::EN,
     };
+    let said = notice.map(|notice| match notice {
+        PortalNotice::NotAllowed => t.not_allowed,
+        PortalNotice::Password(error) => error.message(form.lang),
+        PortalNotice::PasswordChanged => t.password_changed,
+    });
+    let error = notice.is_some_and(PortalNotice::is_error);
     render(&PortalPage {
-        page: Layout::new(form.lang, t.title, form.tx, notice.is_some()),
+        page: Layout::new(form.lang, t.title, form.tx, error),
         t,
         lang: form.lang,
         csrf: form.csrf,
         own,
         children,
-        notice: notice.map(|PortalNotice::NotAllowed| t.not_allowed),
+        notice: said.filter(|_| error),
+        done: said.filter(|_| !error),
     })
 }
 
@@ -1211,6 +1265,13 @@ mod tests {
                 ),
             ));
             pages.push((lang, error(lang, ErrorMessage::Expired)));
+            for notice in [
+                None,
+                Some(PortalNotice::Password(FormError::WrongPassword)),
+                Some(PortalNotice::PasswordChanged),
+            ] {
+                pages.push((lang, portal(&form, &[], &[], notice)));
+            }
         }
         pages
     }
@@ -1475,7 +1536,8 @@ mod tests {
         assert_eq!(group_by_four("ABCD"), "ABCD");
     }
 
-    const FORM_ERRORS: [FormError; 8] = [
+    const FORM_ERRORS: [FormError; 9] = [
+        FormError::WrongPassword,
         FormError::BadCredentials,
         FormError::Locked,
         FormError::RateLimited,

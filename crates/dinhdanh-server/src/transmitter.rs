@@ -9,11 +9,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
+use dinhdanh_core::{AgeBracket, PersonStatus};
 use dinhdanh_crypto::jose;
 use dinhdanh_oidc::{Acr, SectorIdentifier, SubjectKey};
 use dinhdanh_signals::{
-    AssuranceChange, Backoff, EventType, PushOutcome, SecurityEvent, StreamRequest, SubjectId,
-    push_outcome,
+    AssuranceChange, Backoff, CredentialChange, EventType, Initiator, PushOutcome, SecurityEvent,
+    StreamRequest, SubjectId, push_outcome,
 };
 use dinhdanh_store::{
     NewDisclosure, OutboxEvent, Purpose, PushResult, Recipient, Signal, StoreError,
@@ -38,6 +39,12 @@ pub struct SignalsConfig {
     pub tick_ms: u64,
     /// How long one push may take, in seconds. Default 10.
     pub push_timeout_seconds: u64,
+    /// How often the worker announces age-bracket changes and sweeps the outbox, in
+    /// seconds. Default 3,600.
+    pub housekeeping_seconds: u64,
+    /// How long a delivered, acknowledged or rejected event stays in the outbox, in hours.
+    /// Default 168 (a week).
+    pub outbox_retention_hours: u64,
 }
 
 impl Default for SignalsConfig {
@@ -47,6 +54,8 @@ impl Default for SignalsConfig {
             retry_cap_seconds: 3_600,
             tick_ms: 250,
             push_timeout_seconds: 10,
+            housekeeping_seconds: 3_600,
+            outbox_retention_hours: 168,
         }
     }
 }
@@ -56,39 +65,71 @@ const SIGNALS_BASIS: &str = "legal-obligation";
 /// Signals fanned out, and pushes sent, per step.
 const STEP: usize = 64;
 
-/// Starts the transmitter's worker for `state`.
+/// Starts the transmitter's worker for `state`: delivery, and beside it the housekeeping
+/// rounds (age brackets, the outbox sweep). Aborting the handle stops both.
 pub fn spawn_transmitter(state: AppState, config: SignalsConfig) -> JoinHandle<()> {
     // reqwest's rustls takes the process's provider: the same aws-lc-rs as the server's TLS.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tokio::spawn(async move {
-        let http = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.push_timeout_seconds))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
-            Ok(http) => http,
-            Err(err) => {
-                tracing::error!(error = %err, "the signals transmitter has no HTTP client");
-                return;
-            }
-        };
-        let backoff = Backoff {
-            base: Duration::from_millis(config.retry_base_ms.max(1)),
-            cap: Duration::from_secs(config.retry_cap_seconds.max(1)),
-        };
-        loop {
-            let busy = match step(&state, &http, backoff).await {
-                Ok(busy) => busy,
-                Err(err) => {
-                    tracing::warn!(error = %err, "signals transmitter step failed");
-                    false
-                }
-            };
-            if !busy {
-                tokio::time::sleep(Duration::from_millis(config.tick_ms.max(1))).await;
-            }
-        }
+        tokio::join!(deliver(&state, &config), housekeeping(&state, &config));
     })
+}
+
+/// Fans out and pushes, round after round, resting a tick when there is nothing to do.
+async fn deliver(state: &AppState, config: &SignalsConfig) {
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(config.push_timeout_seconds))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = %err, "the signals transmitter has no HTTP client");
+            return;
+        }
+    };
+    let backoff = Backoff {
+        base: Duration::from_millis(config.retry_base_ms.max(1)),
+        cap: Duration::from_secs(config.retry_cap_seconds.max(1)),
+    };
+    loop {
+        let busy = match step(state, &http, backoff).await {
+            Ok(busy) => busy,
+            Err(err) => {
+                tracing::warn!(error = %err, "signals transmitter step failed");
+                false
+            }
+        };
+        if !busy {
+            tokio::time::sleep(Duration::from_millis(config.tick_ms.max(1))).await;
+        }
+    }
+}
+
+/// Every `housekeeping_seconds`: announces the age brackets that moved, and sweeps the
+/// outbox. Each part runs even when the other failed.
+async fn housekeeping(state: &AppState, config: &SignalsConfig) {
+    let mut rounds = tokio::time::interval(Duration::from_secs(config.housekeeping_seconds.max(1)));
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // At most ten years: beyond that the subtraction below could leave jiff's range.
+    let retention = SignedDuration::from_hours(
+        i64::try_from(config.outbox_retention_hours.min(24 * 366 * 10)).unwrap_or(0),
+    );
+    loop {
+        rounds.tick().await;
+        let now = Timestamp::now();
+        match announce_ages(state, now).await {
+            Ok(0) => {}
+            Ok(moved) => tracing::info!(moved, "age brackets announced"),
+            Err(err) => tracing::warn!(error = %err, "age bracket announcements failed"),
+        }
+        let before = now.checked_sub(retention).unwrap_or(now);
+        match state.store.signals().sweep_outbox(before).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "outbox swept"),
+            Err(err) => tracing::warn!(error = %err, "outbox sweep failed"),
+        }
+    }
 }
 
 /// One round: fan out waiting signals, then push what is due. `true` if there was work.
@@ -124,6 +165,37 @@ pub async fn step(
             .await?;
     }
     Ok(!signals.is_empty() || pushes.len() == STEP)
+}
+
+/// People read per page when announcing age brackets.
+const AGE_PAGE: usize = 512;
+
+/// Announces the age brackets of watched people as they stand at `now`: each person whose
+/// bracket moved since the last announcement gets their watch moved on, and, when they
+/// turned 16 or 18, an `age-bracket-changed` signal to their platforms. Birth dates are
+/// sealed, so each watched person's record is opened; only people under 18 with a binding
+/// are watched. Returns how many watches moved. Safe on several nodes at once: each move
+/// is a compare-and-set.
+pub async fn announce_ages(state: &AppState, now: Timestamp) -> Result<usize, StoreError> {
+    let signals = state.store.signals();
+    let mut after = None;
+    let mut moved = 0;
+    loop {
+        let page = signals.list_age_watch(after, AGE_PAGE).await?;
+        for watch in &page {
+            let current = AgeBracket::at(&watch.person.personal.birth_date, now);
+            let dead = watch.person.status == PersonStatus::Deceased;
+            if (current != watch.announced || dead)
+                && signals.announce_age(watch, current, now).await?
+            {
+                moved += 1;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == AGE_PAGE => after = Some(last.person.id),
+            _ => return Ok(moved),
+        }
+    }
 }
 
 /// The stored event of `signal` for a subject: its type's members, as the signal recorded
@@ -172,10 +244,17 @@ fn event_for(signal: &Signal, kind: EventType, subject: SubjectId) -> Option<Sec
             signal.detail.get("age_over_16")?.as_bool()?,
             signal.detail.get("age_over_18")?.as_bool()?,
         ),
-        EventType::SessionRevoked => SecurityEvent::session_revoked(subject, when),
-        EventType::CredentialChange | EventType::Verification | EventType::StreamUpdated => {
-            return None;
-        }
+        EventType::SessionRevoked => SecurityEvent::session_revoked(
+            subject,
+            when,
+            Initiator::parse(text("initiating_entity")?)?,
+        ),
+        EventType::CredentialChange => SecurityEvent::credential_change(
+            subject,
+            when,
+            CredentialChange::parse(text("credential_type")?, text("change_type")?)?,
+        ),
+        EventType::Verification | EventType::StreamUpdated => return None,
     })
 }
 

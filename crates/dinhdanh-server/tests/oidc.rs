@@ -727,7 +727,7 @@ async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holdi
         StatusCode::OK,
     )
     .await;
-    assert_eq!(granted["scope"], "bindings");
+    assert_eq!(granted["scope"], "bindings signals");
     assert_eq!(granted["token_type"], "Bearer");
     let access = granted["access_token"].as_str().unwrap().to_owned();
     let refused = token_request(
@@ -948,8 +948,8 @@ async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holdi
 async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_one() {
     let app = oidc_app().await;
     let guardian = citizen(&app, 18, EidLevel::Level1).await;
-    let teen = registered_aged(&app, 14..16).await;
-    let teen = with_account(&app, &teen, EidLevel::Level1).await;
+    let young = registered_aged(&app, 14..16).await;
+    let teen = with_account(&app, &young, EidLevel::Level1).await;
     expect_json(
         app.post(
             &app.writer,
@@ -960,59 +960,12 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
         StatusCode::CREATED,
     )
     .await;
-    let org = platform(&app, "0100000018", "Mạng Xã Hội Mười Tám").await;
     let scope = "openid verified age";
-    let rp = client(
-        &app,
-        org,
-        "rp-social-18",
-        "https://social18.example.vn/cb",
-        scope,
-        "EdDSA",
-        None,
-        1,
-    )
-    .await;
-    let access = expect_json(
-        token_request(&app, &rp, &[("grant_type", "client_credentials")]).await,
-        StatusCode::OK,
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     // The platform polls a Shared Signals stream.
-    let stream = expect_json(
-        app.client
-            .post(app.url("/ssf/streams"))
-            .bearer_auth(&access)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
-    let poll_path = format!("/ssf/poll/{}", stream["stream_id"].as_str().unwrap());
+    let (rp, access, poll_path) = polling_platform(&app, 18, scope).await;
     let mut teen_browser = Browser::new(&app);
-    let callback = authorize(&mut teen_browser, &authorize_query(&rp, scope, &[]), &teen).await;
-    let code = query_param(&callback, "code").unwrap();
-    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
-    let sub = verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await["sub"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let bound = expect_json(
-        app.client
-            .post(app.url("/v1/bindings"))
-            .bearer_auth(&access)
-            .json(&json!({ "sub": sub, "handle": "@be.con" }))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
+    let signed_in = sign_in_and_bind(&app, &mut teen_browser, &rp, scope, &teen, &access).await;
+    let (sub, bound) = (signed_in.sub, signed_in.binding);
     let id = bound["id"].as_str().unwrap().to_owned();
     let check = async || {
         expect_json(
@@ -1036,7 +989,7 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     let page = browser.get(&after).await.text().await.unwrap();
     assert!(page.contains(&format!("data-binding=\"{id}\"")), "{page}");
     assert!(
-        page.contains("@be.con") && page.contains(&teen.name),
+        page.contains("@rp-social-18") && page.contains(&teen.name),
         "{page}"
     );
     let act = async |browser: &mut Browser, page: &str, action: &str| {
@@ -1081,33 +1034,7 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     // The platform hears of it: a guardian-consent-revoked event about the child's subject,
     // verified against the JWKS.
-    let mut events = Vec::new();
-    for _ in 0..200 {
-        let answer = expect_json(
-            app.client
-                .post(app.url(&poll_path))
-                .bearer_auth(&access)
-                .json(&json!({"returnImmediately": true}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
-        let sets: Vec<String> = answer["sets"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|set| set.as_str().unwrap().to_owned())
-            .collect();
-        if !sets.is_empty() {
-            for set in sets {
-                events.push(verified_id_token(&app, &set).await);
-            }
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let events = poll_events(&app, &access, &poll_path).await;
     let revocation = events
         .iter()
         .find_map(|event| {
@@ -1126,12 +1053,46 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     assert_eq!(now["status"], "refused");
     assert_eq!(now["reasons"], json!(["guardian_consent_revoked"]));
 
+    // The day the teen turns 16 (on Vietnam's calendar), the platform hears of it, once; the
+    // day before, nothing moves. The announcer takes its clock from the caller.
+    let day = jiff::SignedDuration::from_hours(24);
+    let mut sixteenth = jiff::Timestamp::now();
+    while AgeBracket::at(&young.birth_date, sixteenth) != AgeBracket::From16To17 {
+        sixteenth += day;
+    }
+    let state = app.state();
+    assert_eq!(
+        dinhdanh_server::announce_ages(&state, sixteenth - day)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        dinhdanh_server::announce_ages(&state, sixteenth)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        dinhdanh_server::announce_ages(&state, sixteenth)
+            .await
+            .unwrap(),
+        0,
+        "announced once"
+    );
+    let events = poll_events(&app, &access, &poll_path).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let turned = &events[0]["events"]["urn:dinhdanh:secevent:event-type:age-bracket-changed"];
+    assert_eq!(turned["age_over_16"], true, "{events:?}");
+    assert_eq!(turned["age_over_18"], false, "{events:?}");
+    assert_eq!(events[0]["sub_id"]["sub"], sub.as_str());
+
     // The teen's own page, in the session of their earlier login: the binding is theirs to
     // disown; the platform then learns that and nothing more.
     let page = teen_browser.get("/me?lang=en").await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
-    assert!(page.contains("@be.con"), "{page}");
+    assert!(page.contains("@rp-social-18"), "{page}");
     let disowned = act(&mut teen_browser, &page, "not_mine").await;
     assert_eq!(disowned.status(), StatusCode::SEE_OTHER);
     let now = check().await;
@@ -2437,6 +2398,126 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .unwrap()
 }
 
+/// What a login at a platform gave, and the binding the platform then made.
+struct SignedIn {
+    code: String,
+    tokens: Value,
+    sub: String,
+    binding: Value,
+}
+
+/// Logs `citizen` in at `rp` in `browser`, exchanges the code, and binds an account of
+/// theirs (handle `@` and the client's id) on the platform.
+async fn sign_in_and_bind(
+    app: &TestApp,
+    browser: &mut Browser,
+    rp: &TestClient,
+    scope: &str,
+    citizen: &Citizen,
+    access: &str,
+) -> SignedIn {
+    let callback = authorize(browser, &authorize_query(rp, scope, &[]), citizen).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(app, rp, &code).await, StatusCode::OK).await;
+    let sub = verified_id_token(app, tokens["id_token"].as_str().unwrap()).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let binding = expect_json(
+        app.client
+            .post(app.url("/v1/bindings"))
+            .bearer_auth(access)
+            .json(&json!({ "sub": sub, "handle": format!("@{}", rp.id) }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    SignedIn {
+        code,
+        tokens,
+        sub,
+        binding,
+    }
+}
+
+/// The `n`-th test platform with a client for `scope` (EdDSA ID tokens, a client secret),
+/// its service access token, and the path of a poll stream it made for every event type.
+async fn polling_platform(app: &TestApp, n: usize, scope: &str) -> (TestClient, String, String) {
+    let org = platform(app, &format!("01000000{n:02}"), &format!("Mạng Xã Hội {n}")).await;
+    let rp = client(
+        app,
+        org,
+        &format!("rp-social-{n}"),
+        &format!("https://social{n}.example.vn/cb"),
+        scope,
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let access = expect_json(
+        token_request(app, &rp, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stream = expect_json(
+        app.client
+            .post(app.url("/ssf/streams"))
+            .bearer_auth(&access)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let poll_path = format!("/ssf/poll/{}", stream["stream_id"].as_str().unwrap());
+    (rp, access, poll_path)
+}
+
+/// Polls a stream (RFC 8936) until events come, acknowledges them, and returns them
+/// verified against the JWKS.
+async fn poll_events(app: &TestApp, access: &str, path: &str) -> Vec<Value> {
+    let poll = async |body: Value| {
+        expect_json(
+            app.client
+                .post(app.url(path))
+                .bearer_auth(access)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await
+    };
+    for _ in 0..200 {
+        let answer = poll(json!({"returnImmediately": true})).await;
+        let sets = answer["sets"].as_object().unwrap();
+        if !sets.is_empty() {
+            let mut events = Vec::new();
+            for set in sets.values() {
+                let token = set.as_str().unwrap();
+                let header: Value =
+                    serde_json::from_slice(&base64_decode(token.split('.').next().unwrap()))
+                        .unwrap();
+                assert_eq!(header["typ"], "secevent+jwt", "RFC 8417 §2.3");
+                events.push(verified_id_token(app, token).await);
+            }
+            let acks: Vec<&String> = sets.keys().collect();
+            poll(json!({"ack": acks, "maxEvents": 0, "returnImmediately": true})).await;
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no event came to {path}");
+}
+
 fn of_type<'a>(events: &'a [Value], uri: &str) -> Vec<&'a Value> {
     events
         .iter()
@@ -2712,4 +2793,172 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The `type` URI of a CAEP event.
+fn caep(name: &str) -> String {
+    format!("https://schemas.openid.net/secevent/caep/event-type/{name}")
+}
+
+#[tokio::test]
+async fn a_person_changes_their_password_and_signs_out_everywhere_and_platforms_hear() {
+    let app = oidc_app().await;
+    let person = citizen(&app, 21, EidLevel::Level1).await;
+    let scope = "openid verified";
+    let (rp, access, poll_path) = polling_platform(&app, 21, scope).await;
+    let mut browser = Browser::new(&app);
+    let SignedIn {
+        code, tokens, sub, ..
+    } = sign_in_and_bind(&app, &mut browser, &rp, scope, &person, &access).await;
+    let userinfo = async |token: &str| {
+        app.client
+            .get(app.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+
+    // A replayed code revokes its grant, and the platform hears its session ended by policy.
+    oauth_error(
+        exchange(&app, &rp, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        userinfo(tokens["access_token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let events = poll_events(&app, &access, &poll_path).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let revoked = &events[0]["events"][caep("session-revoked")];
+    assert_eq!(revoked["initiating_entity"], "policy", "{events:?}");
+    assert_eq!(events[0]["sub_id"]["sub"], sub.as_str());
+
+    // The password form on /me: refused without its CSRF token, for a wrong current
+    // password, and for a weak or mistyped new one, changing nothing; then changed.
+    let page = browser.get("/me?lang=en").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("id=\"password-form\""), "{page}");
+    let new_password = "một mật khẩu mới đủ dài";
+    let change = async |browser: &mut Browser, fields: &[(&str, &str)], csrf: bool| {
+        let mut form = vec![("tx", "me"), ("lang", "en")];
+        let token = hidden(&page, "csrf");
+        if csrf {
+            form.push(("csrf", token.as_str()));
+        }
+        form.extend_from_slice(fields);
+        browser.post("/me/password", &form).await
+    };
+    let good = [
+        ("current_password", PASSWORD),
+        ("password", new_password),
+        ("password_again", new_password),
+    ];
+    assert_eq!(
+        change(&mut browser, &good, false).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let wrong = change(
+        &mut browser,
+        &[
+            ("current_password", "không phải mật khẩu"),
+            ("password", new_password),
+            ("password_again", new_password),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("The current password is wrong")
+    );
+    for (password, again) in [("ngắn", "ngắn"), (new_password, "một mật khẩu khác hẳn")]
+    {
+        let refused = change(
+            &mut browser,
+            &[
+                ("current_password", PASSWORD),
+                ("password", password),
+                ("password_again", again),
+            ],
+            true,
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let changed = change(&mut browser, &good, true).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("Your password has been changed.")
+    );
+    let events = poll_events(&app, &access, &poll_path).await;
+    assert_eq!(events.len(), 1, "only the change is told: {events:?}");
+    let credential = &events[0]["events"][caep("credential-change")];
+    assert_eq!(credential["credential_type"], "password", "{events:?}");
+    assert_eq!(credential["change_type"], "update", "{events:?}");
+    // The old password no longer logs in; the new one does (up to the second factor).
+    let mut other = Browser::new(&app);
+    let form = PageForm::of(&mut other, "/login?tx=me&lang=en").await;
+    for (password, status) in [
+        (PASSWORD, StatusCode::UNAUTHORIZED),
+        (new_password, StatusCode::SEE_OTHER),
+    ] {
+        let answer = form
+            .post(
+                &mut other,
+                "/login",
+                &[
+                    ("citizen_number", person.number.as_str()),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status(), status);
+    }
+
+    // A new grant, from the session still open; then "sign out everywhere" ends the session
+    // and the grant, and the platform hears of it.
+    let callback = authorize(&mut browser, &authorize_query(&rp, scope, &[]), &person).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&token).await, StatusCode::OK);
+    let page = browser.get("/me?lang=en").await.text().await.unwrap();
+    let signed_out = browser
+        .post(
+            "/me/sessions",
+            &[
+                ("tx", "me"),
+                ("lang", "en"),
+                ("csrf", hidden(&page, "csrf").as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        browser
+            .cookies
+            .keys()
+            .all(|name| name != "__Host-dd-session"),
+        "the session cookie is deleted"
+    );
+    assert_eq!(userinfo(&token).await, StatusCode::UNAUTHORIZED);
+    let login = location(&browser.get("/me?lang=en").await);
+    assert!(login.starts_with("/login?tx=me"), "{login}");
+    let events = poll_events(&app, &access, &poll_path).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let revoked = &events[0]["events"][caep("session-revoked")];
+    assert_eq!(revoked["initiating_entity"], "user", "{events:?}");
 }

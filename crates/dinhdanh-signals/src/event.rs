@@ -117,6 +117,65 @@ pub struct CredentialChange {
     pub change_type: &'static str,
 }
 
+impl CredentialChange {
+    /// The change named by its members, if both are values CAEP §3.3 defines.
+    pub fn parse(credential_type: &str, change_type: &str) -> Option<Self> {
+        let credential_type = [
+            "password",
+            "pin",
+            "x509",
+            "fido2-platform",
+            "fido2-roaming",
+            "fido-u2f",
+            "verifiable-credential",
+            "phone-voice",
+            "phone-sms",
+            "app",
+        ]
+        .into_iter()
+        .find(|known| *known == credential_type)?;
+        let change_type = ["create", "revoke", "update", "delete"]
+            .into_iter()
+            .find(|known| *known == change_type)?;
+        Some(Self {
+            credential_type,
+            change_type,
+        })
+    }
+}
+
+/// Who started an event (CAEP §2 `initiating_entity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// An administrator.
+    Admin,
+    /// The person themselves.
+    User,
+    /// A rule of the transmitter's (a replayed token, say).
+    Policy,
+    /// The system itself.
+    System,
+}
+
+impl Initiator {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+            Self::Policy => "policy",
+            Self::System => "system",
+        }
+    }
+
+    /// The initiator of that name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Admin, Self::User, Self::Policy, Self::System]
+            .into_iter()
+            .find(|initiator| initiator.as_str() == name)
+    }
+}
+
 /// An e-ID level change (CAEP §3.4), as `acr` values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssuranceChange {
@@ -168,9 +227,9 @@ impl SecurityEvent {
     }
 
     /// CAEP `session-revoked` (CAEP §3.1).
-    pub fn session_revoked(subject: SubjectId, when: i64) -> Self {
+    pub fn session_revoked(subject: SubjectId, when: i64, initiator: Initiator) -> Self {
         let mut payload = at(when);
-        payload.insert("initiating_entity".into(), "user".into());
+        payload.insert("initiating_entity".into(), initiator.as_str().into());
         Self::new(EventType::SessionRevoked, subject, payload)
     }
 
@@ -292,6 +351,26 @@ impl SecurityEvent {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_changes_and_initiators_take_only_caep_values() {
+        let change = CredentialChange::parse("password", "update").unwrap();
+        assert_eq!(
+            (change.credential_type, change.change_type),
+            ("password", "update")
+        );
+        assert!(CredentialChange::parse("passwd", "update").is_none());
+        assert!(CredentialChange::parse("app", "rotate").is_none());
+        for initiator in [
+            Initiator::Admin,
+            Initiator::User,
+            Initiator::Policy,
+            Initiator::System,
+        ] {
+            assert_eq!(Initiator::parse(initiator.as_str()), Some(initiator));
+        }
+        assert_eq!(Initiator::parse("robot"), None);
+    }
 
     #[test]
     fn every_type_round_trips_by_uri_and_name() {

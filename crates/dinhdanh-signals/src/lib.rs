@@ -6,7 +6,7 @@ mod push;
 mod stream;
 mod subject;
 
-pub use event::{AssuranceChange, CredentialChange, EventType, SecurityEvent};
+pub use event::{AssuranceChange, CredentialChange, EventType, Initiator, SecurityEvent};
 pub use poll::{MAX_POLL_EVENTS, PollError, PollRequest, SetError, poll_response};
 pub use push::{Backoff, PushOutcome, push_outcome};
 pub use stream::{

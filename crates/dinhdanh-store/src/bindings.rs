@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use dinhdanh_core::{BindingStatus, GuardianConsent};
+use dinhdanh_core::{AgeBracket, BindingStatus, GuardianConsent};
 use dinhdanh_signals::EventType;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::error::classify;
 use crate::keys::Keyring;
 use crate::log::SqlDisclosureLog;
 use crate::model::{OrganisationId, PersonId};
-use crate::signals::{NewSignal, record_signal};
+use crate::signals::{NewSignal, record_signal, watch_age};
 use crate::sql::{now_micros, timestamp as time};
 use crate::{DisclosureId, StoreError};
 
@@ -75,6 +75,9 @@ pub struct NewBinding {
     pub status: BindingStatus,
     /// For a person under 16, where the guardian's consent stands.
     pub guardian_consent: Option<GuardianConsent>,
+    /// The person's age bracket now, if they are under 18: the store then watches for
+    /// their 16th and 18th birthdays, which their platforms hear of.
+    pub age_bracket: Option<AgeBracket>,
 }
 
 /// A recorded binding.
@@ -256,6 +259,9 @@ impl BindingStore for SqlBindingStore {
         .execute(&mut *tx)
         .await
         .map_err(|err| classify(err, "handle", "organisation or person"))?;
+        if let Some(bracket) = binding.age_bracket.filter(|b| !b.over_18()) {
+            watch_age(&mut tx, &self.keys, binding.person_id, bracket).await?;
+        }
         self.log.insert_records(&mut tx, &records).await?;
         tx.commit().await?;
         self.log.note_recorded(records.len());
@@ -324,6 +330,7 @@ impl BindingStore for SqlBindingStore {
         {
             record_signal(
                 &mut tx,
+                &self.keys,
                 NewSignal {
                     person_id: person,
                     organisation_id: Some(binding.organisation_id),

@@ -168,7 +168,7 @@ impl DisclosureRecord {
 }
 
 /// A value whose release was recorded in the disclosure log. Only [`disclose`] makes one.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Disclosed<T> {
     value: T,
     id: DisclosureId,

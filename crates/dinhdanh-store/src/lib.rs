@@ -29,11 +29,13 @@ pub use model::{
     SigningKeyState, UnknownRole,
 };
 pub use oidc::{
-    Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, LoginSession, NewAccount,
-    NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest, RedeemedGrant,
-    Redemption, RequestKind, ServiceToken, TokenKind,
+    Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, Issued, LoginSession,
+    NewAccount, NewClient, NewGrant, NewPasskey, NewToken, OidcStore, PendingRequest,
+    RedeemedGrant, Redemption, RequestKind, ServiceToken, TokenKind,
 };
-pub use signals::{NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach};
+pub use signals::{
+    AgeWatch, NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach,
+};
 pub use sql::PreparedPersons;
 
 /// Which database a store runs on.

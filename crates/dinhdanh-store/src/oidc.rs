@@ -15,8 +15,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dinhdanh_core::EidLevel;
 use dinhdanh_crypto::{BlindIndexKey, SignatureAlgorithm, TokenHash};
+use dinhdanh_signals::EventType;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
@@ -27,6 +29,7 @@ use crate::error::classify;
 use crate::keys::Keyring;
 use crate::log::{PreparedRecord, SqlDisclosureLog};
 use crate::model::{OrganisationId, Person, PersonId};
+use crate::signals::{NewSignal, record_signal};
 use crate::sql::{now_micros, open_field, optional_time, person_at, timestamp as time};
 use crate::{DisclosureId, StoreError};
 
@@ -322,6 +325,17 @@ pub enum Redemption {
     Replayed,
 }
 
+/// What issuing tokens on a grant did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Issued {
+    /// The tokens and the disclosure record are committed: here is what was released.
+    Disclosed(Disclosed<String>),
+    /// Nothing was written. `Revoked`: the grant is revoked. For a refresh token spent in
+    /// the issue, what spending it found instead: `Replayed` (and the grant is now revoked),
+    /// `Expired` or `Unknown`.
+    Refused(Redemption),
+}
+
 /// A token found by its hash, with the grant it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FoundToken {
@@ -511,22 +525,55 @@ pub trait OidcStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Redemption, StoreError>;
 
+    /// What redeeming a single-use token at `now` would find, without spending it: a
+    /// `Redeemed` answer means it is usable, and [`OidcStore::issue_tokens`] spends it. A token
+    /// used before is a replay all the same, and revokes its grant.
+    async fn peek(
+        &self,
+        kind: TokenKind,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError>;
+
     /// Records the tokens issued on a grant and the disclosure of what they release, in one
     /// transaction (shared with other issues in flight), and hands back `released` as
-    /// disclosed. A revoked or unknown grant is `NotFound("grant")` and nothing is written.
+    /// disclosed. With `spending`, the same transaction spends that refresh token of the
+    /// grant, and issues only if it was still unused and unexpired at `now`: a refresh
+    /// rotates atomically, never spending the old token without writing the new ones (but a
+    /// revoked grant's token is spent all the same). A revoked grant, or a refresh token that
+    /// cannot be spent, is [`Issued::Refused`], and no token or record is written; a refresh
+    /// token spent before is a replay, which revokes the grant. An unknown grant is
+    /// `NotFound("grant")`.
     async fn issue_tokens(
         &self,
         grant: GrantId,
+        spending: Option<(&TokenHash, Timestamp)>,
         tokens: &[NewToken],
         disclosure: &NewDisclosure,
         released: String,
-    ) -> Result<Disclosed<String>, StoreError>;
+    ) -> Result<Issued, StoreError>;
 
     /// A token of any kind by its hash, with its grant, whatever its state.
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<FoundToken>, StoreError>;
 
     /// Revokes a grant and so every token of it. Revoking twice keeps the first time.
     async fn revoke_grant(&self, id: GrantId) -> Result<(), StoreError>;
+
+    /// Signs a person out everywhere, in one transaction: ends every browser session of
+    /// theirs, revokes every live grant they made (for themselves, or as a guardian for a
+    /// child), and tells their platforms (CAEP `session-revoked`). Returns how many grants
+    /// were revoked.
+    async fn end_sessions(&self, person: PersonId) -> Result<u64, StoreError>;
+
+    /// Replaces a person's password hash, clears their failed logins, ends every browser
+    /// session of theirs but `keep` (the one that made the change), and tells their platforms
+    /// (CAEP `credential-change`), in one transaction. No account is `NotFound("account")`.
+    async fn change_password(
+        &self,
+        person: PersonId,
+        password_hash: &str,
+        keep: &TokenHash,
+    ) -> Result<(), StoreError>;
 }
 
 const CLIENT_COLUMNS: &str = "id, organisation_id, name, redirect_uris, sector, scopes, \
@@ -536,6 +583,22 @@ const ACCOUNT_COLUMNS: &str = "person_id, password_hash, totp_secret, failed_log
     (SELECT COUNT(*) FROM passkeys p WHERE p.person_id = citizen_accounts.person_id)";
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.person_id, g.scopes, g.redirect_uri, \
     g.code_challenge, g.nonce, g.eid_level, g.auth_time, g.created_at, g.revoked_at, g.actor_id";
+
+/// A CAEP `session-revoked` signal about `person` at `at` (microseconds), started by
+/// `initiator` (CAEP `initiating_entity`), for one platform or all of the person's.
+fn session_revoked(
+    person: PersonId,
+    organisation: Option<OrganisationId>,
+    initiator: &'static str,
+    at: i64,
+) -> NewSignal<'static> {
+    NewSignal {
+        person_id: person,
+        organisation_id: organisation,
+        event: EventType::SessionRevoked.name(),
+        detail: json!({ "event_timestamp": at / 1_000_000, "initiating_entity": initiator }),
+    }
+}
 
 fn totp_aad(person: PersonId) -> Vec<u8> {
     format!("dinhdanh totp secret v1\0{person}").into_bytes()
@@ -668,9 +731,12 @@ enum TokenJob {
         now: Timestamp,
     },
     /// Records tokens for a grant with the disclosure records of what they release, if the
-    /// grant is live (if not, nothing is written).
+    /// grant is live and `spend` (a refresh token, and the time) is claimed with them; if
+    /// not, no token or record is written (a refresh token of a revoked grant is spent all
+    /// the same, which changes nothing).
     Issue {
         grant: GrantId,
+        spend: Option<(TokenHash, Timestamp)>,
         tokens: Vec<NewToken>,
         records: Vec<PreparedRecord>,
     },
@@ -681,8 +747,9 @@ enum TokenOutcome {
     /// Whether this write claimed the token, and the token's row ([`CLAIMED_COLUMNS`]) if a
     /// token of that kind exists.
     Claim { claimed: bool, row: Option<AnyRow> },
-    /// Whether the grant was live, so that the tokens and records were written.
-    Issue { live: bool },
+    /// Whether the grant was live, whether the token to spend (if any) was claimed, and so
+    /// whether the tokens and records were written (both).
+    Issue { live: bool, spent: bool },
 }
 
 /// What a claim reads: the token, its grant, and the grant's person.
@@ -752,7 +819,9 @@ async fn write_batch(
         .iter()
         .filter_map(|write| match write.job {
             TokenJob::Claim { kind, hash, now } => Some((kind, hash, now)),
-            TokenJob::Issue { .. } => None,
+            TokenJob::Issue { spend, .. } => {
+                spend.map(|(hash, now)| (TokenKind::Refresh, hash, now))
+            }
         })
         .collect();
     let (mut claimed, rows) = claim_tokens(&mut tx, &claims).await?;
@@ -771,22 +840,26 @@ async fn write_batch(
         outcomes.push(match &mut write.job {
             // Two claims of one token in a batch: the first is the one that claimed it.
             TokenJob::Claim { kind, hash, .. } => TokenOutcome::Claim {
-                claimed: claimed.remove(hash),
+                claimed: claimed.remove(&(*kind, *hash)),
                 row: rows.get(&(*kind, *hash)).cloned(),
             },
             TokenJob::Issue {
                 grant,
+                spend,
                 tokens: new,
                 records: issued,
             } => {
                 // A revocation that commits after this check still revokes these tokens,
                 // since every use of a token reads its grant.
                 let live = live.contains(grant);
-                if live {
+                let spent = spend
+                    .as_ref()
+                    .is_none_or(|(hash, _)| claimed.remove(&(TokenKind::Refresh, *hash)));
+                if live && spent {
                     tokens.extend(new.iter().map(|token| (*grant, token.clone())));
                     records.append(issued);
                 }
-                TokenOutcome::Issue { live }
+                TokenOutcome::Issue { live, spent }
             }
         });
     }
@@ -807,7 +880,13 @@ const STATEMENT_ROWS: usize = 64;
 async fn claim_tokens(
     conn: &mut sqlx::AnyConnection,
     claims: &[(TokenKind, TokenHash, Timestamp)],
-) -> Result<(HashSet<TokenHash>, HashMap<(TokenKind, TokenHash), AnyRow>), StoreError> {
+) -> Result<
+    (
+        HashSet<(TokenKind, TokenHash)>,
+        HashMap<(TokenKind, TokenHash), AnyRow>,
+    ),
+    StoreError,
+> {
     let mut claimed = HashSet::new();
     let mut rows = HashMap::new();
     for chunk in claims.chunks(STATEMENT_ROWS) {
@@ -824,7 +903,7 @@ async fn claim_tokens(
             .join(" OR ");
         let sql = format!(
             "UPDATE oidc_tokens SET used_at = $1 WHERE used_at IS NULL AND ({conditions}) \
-             RETURNING token_hash"
+             RETURNING token_hash, kind"
         );
         let mut query = sqlx::query(&sql).bind(now_micros());
         for (kind, hash, now) in chunk {
@@ -834,7 +913,12 @@ async fn claim_tokens(
                 .bind(now.as_microsecond());
         }
         for row in query.fetch_all(&mut *conn).await? {
-            claimed.insert(hash_column(row.try_get(0)?, "oidc_tokens.token_hash")?);
+            let kind = TokenKind::parse(&row.try_get::<String, _>(1)?)
+                .ok_or(StoreError::Corrupt("oidc_tokens.kind"))?;
+            claimed.insert((
+                kind,
+                hash_column(row.try_get(0)?, "oidc_tokens.token_hash")?,
+            ));
         }
         let sql = format!(
             "SELECT {CLAIMED_COLUMNS} FROM oidc_tokens t \
@@ -891,6 +975,67 @@ impl SqlOidcStore {
             .await
             .map_err(|_| stopped())?
             .map_err(StoreError::Batch)
+    }
+
+    /// What a token's row ([`CLAIMED_COLUMNS`]) means for a redemption at `now`: `claimed`
+    /// says whether this redemption just spent it, and is `None` for a peek, which asks
+    /// whether it could. A token used by anyone else is a replay, which revokes its grant.
+    async fn judge(
+        &self,
+        row: &AnyRow,
+        claimed: Option<bool>,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError> {
+        let grant = grant_from_row(row, CLAIMED_GRANT)?;
+        let expires_at = time(row.try_get(2)?, "oidc_tokens.expires_at")?;
+        let used_at: Option<i64> = row.try_get(3)?;
+        if used_at.is_some() && claimed != Some(true) {
+            // RFC 9700 §4.14 and OAuth 2.1 §4.1.3: a replayed code or refresh token revokes
+            // what was issued with it.
+            self.revoke_replayed(&grant).await?;
+            return Ok(Redemption::Replayed);
+        }
+        if grant.revoked_at.is_some() {
+            return Ok(Redemption::Revoked);
+        }
+        let usable = claimed.unwrap_or(used_at.is_none() && expires_at > now);
+        if !usable {
+            return Ok(Redemption::Expired);
+        }
+        let person = person_at(&self.keys, &self.pool, row, CLAIMED_PERSON).await?;
+        Ok(Redemption::Redeemed(Box::new(RedeemedGrant {
+            grant,
+            person,
+        })))
+    }
+
+    /// Revokes a grant whose code or refresh token was replayed, and tells the client's
+    /// platform that the session it began is over (CAEP `session-revoked`, by policy), in
+    /// one transaction; a grant revoked already is left as it is, and told of once.
+    async fn revoke_replayed(&self, grant: &Grant) -> Result<(), StoreError> {
+        let at = now_micros();
+        let mut tx = self.pool.begin().await?;
+        let revoked = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(grant.id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if revoked == 1 {
+            let organisation: String =
+                sqlx::query("SELECT organisation_id FROM oidc_clients WHERE id = $1")
+                    .bind(&grant.grant.client_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            let organisation = parsed(&organisation, "oidc_clients.organisation_id")?;
+            let signal = session_revoked(grant.grant.person_id, Some(organisation), "policy", at);
+            record_signal(&mut tx, &self.keys, signal).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub(crate) fn new(pool: AnyPool, keys: Arc<Keyring>, log: Arc<SqlDisclosureLog>) -> Self {
@@ -1567,40 +1712,42 @@ impl OidcStore for SqlOidcStore {
         else {
             return Err(StoreError::Corrupt("token writer answer"));
         };
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let grant = grant_from_row(&row, CLAIMED_GRANT)?;
-        if claimed {
-            if grant.revoked_at.is_some() {
-                return Ok(Redemption::Revoked);
-            }
-            let person = person_at(&self.keys, &self.pool, &row, CLAIMED_PERSON).await?;
-            return Ok(Redemption::Redeemed(Box::new(RedeemedGrant {
-                grant,
-                person,
-            })));
+        match row {
+            Some(row) => self.judge(&row, Some(claimed), now).await,
+            None => Ok(Redemption::Unknown),
         }
-        let used_at: Option<i64> = row.try_get(3)?;
-        if used_at.is_some() {
-            // RFC 9700 §4.14 and OAuth 2.1 §4.1.3: a replayed code or refresh token revokes
-            // what was issued with it.
-            self.revoke_grant(grant.id).await?;
-            return Ok(Redemption::Replayed);
+    }
+
+    async fn peek(
+        &self,
+        kind: TokenKind,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Redemption, StoreError> {
+        let sql = format!(
+            "SELECT {CLAIMED_COLUMNS} FROM oidc_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id JOIN persons p ON p.id = g.person_id \
+             WHERE t.token_hash = $1 AND t.kind = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash.as_bytes().to_vec())
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => self.judge(&row, None, now).await,
+            None => Ok(Redemption::Unknown),
         }
-        if grant.revoked_at.is_some() {
-            return Ok(Redemption::Revoked);
-        }
-        Ok(Redemption::Expired)
     }
 
     async fn issue_tokens(
         &self,
         grant: GrantId,
+        spending: Option<(&TokenHash, Timestamp)>,
         tokens: &[NewToken],
         disclosure: &NewDisclosure,
         released: String,
-    ) -> Result<Disclosed<String>, StoreError> {
+    ) -> Result<Issued, StoreError> {
         if tokens.is_empty() {
             return Err(StoreError::Corrupt("no token to issue"));
         }
@@ -1612,14 +1759,33 @@ impl OidcStore for SqlOidcStore {
         let outcome = self
             .write_tokens(TokenJob::Issue {
                 grant,
+                spend: spending.map(|(hash, now)| (*hash, now)),
                 tokens: tokens.to_vec(),
                 records,
             })
             .await?;
-        match outcome {
-            TokenOutcome::Issue { live: true } => Ok(Disclosed::recorded(released, id)),
-            TokenOutcome::Issue { live: false } => Err(StoreError::NotFound("grant")),
-            TokenOutcome::Claim { .. } => Err(StoreError::Corrupt("token writer answer")),
+        let TokenOutcome::Issue { live, spent } = outcome else {
+            return Err(StoreError::Corrupt("token writer answer"));
+        };
+        if let (false, Some((hash, now))) = (spent, spending) {
+            // Spent by another exchange since it was peeked (a replay), or lapsed.
+            return Ok(Issued::Refused(
+                match self.peek(TokenKind::Refresh, hash, now).await? {
+                    Redemption::Redeemed(_) => Redemption::Unknown,
+                    other => other,
+                },
+            ));
+        }
+        if live {
+            return Ok(Issued::Disclosed(Disclosed::recorded(released, id)));
+        }
+        let known = sqlx::query("SELECT 1 FROM oidc_grants WHERE id = $1")
+            .bind(grant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match known {
+            Some(_) => Ok(Issued::Refused(Redemption::Revoked)),
+            None => Err(StoreError::NotFound("grant")),
         }
     }
 
@@ -1641,6 +1807,77 @@ impl OidcStore for SqlOidcStore {
                 })
             })
             .transpose()
+    }
+
+    async fn end_sessions(&self, person: PersonId) -> Result<u64, StoreError> {
+        let at = now_micros();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM login_sessions WHERE person_id = $1")
+            .bind(person.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let revoked = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = $1 \
+             WHERE (person_id = $2 OR actor_id = $2) AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(person.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        record_signal(
+            &mut tx,
+            &self.keys,
+            session_revoked(person, None, "user", at),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn change_password(
+        &self,
+        person: PersonId,
+        password_hash: &str,
+        keep: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let at = now_micros();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE citizen_accounts SET password_hash = $1, updated_at = $2, failed_logins = 0, \
+             locked_until = NULL WHERE person_id = $3",
+        )
+        .bind(password_hash)
+        .bind(at)
+        .bind(person.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        sqlx::query("DELETE FROM login_sessions WHERE person_id = $1 AND id_hash <> $2")
+            .bind(person.to_string())
+            .bind(keep.as_bytes().to_vec())
+            .execute(&mut *tx)
+            .await?;
+        record_signal(
+            &mut tx,
+            &self.keys,
+            NewSignal {
+                person_id: person,
+                organisation_id: None,
+                event: EventType::CredentialChange.name(),
+                detail: json!({
+                    "event_timestamp": at / 1_000_000,
+                    "credential_type": "password",
+                    "change_type": "update",
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn revoke_grant(&self, id: GrantId) -> Result<(), StoreError> {

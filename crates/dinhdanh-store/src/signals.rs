@@ -12,8 +12,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dinhdanh_core::{AgeBracket, PersonStatus};
+use dinhdanh_signals::EventType;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
@@ -22,8 +24,10 @@ use crate::StoreError;
 use crate::disclosure::NewDisclosure;
 use crate::keys::Keyring;
 use crate::log::SqlDisclosureLog;
-use crate::model::{OrganisationId, PersonId};
-use crate::sql::{now_micros, open_field, optional_time, timestamp as time};
+use crate::model::{OrganisationId, Person, PersonId};
+use crate::sql::{
+    PERSON_COLUMNS_OF_P, now_micros, open_field, optional_time, person_at, timestamp as time,
+};
 
 /// A stream to record, or what to make of one.
 #[derive(Clone, Debug)]
@@ -130,6 +134,17 @@ pub enum PushResult {
     Rejected(String),
 }
 
+/// A person watched for their 16th and 18th birthdays, with the bracket last announced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgeWatch {
+    /// The person, opened.
+    pub person: Person,
+    /// The bracket their platforms last heard of (or that held at their first binding).
+    pub announced: AgeBracket,
+    /// The row's version, for a compare-and-set.
+    pub version: i64,
+}
+
 /// Shared Signals storage.
 #[async_trait]
 pub trait SignalStore: Send + Sync + 'static {
@@ -221,6 +236,28 @@ pub trait SignalStore: Send + Sync + 'static {
 
     /// The time of the earliest push still waiting, if any (for the deliverer's sleep).
     async fn next_push_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Up to `limit` people watched for a change of age bracket, in id order after `after`.
+    async fn list_age_watch(
+        &self,
+        after: Option<PersonId>,
+        limit: usize,
+    ) -> Result<Vec<AgeWatch>, StoreError>;
+
+    /// Records that `watch`'s person is now in `current` at `at`, in one transaction: the
+    /// watch moves on (or ends, for an adult or a deceased person), and if they crossed 16 or
+    /// 18, an `age-bracket-changed` signal goes to their platforms. `false`, with nothing
+    /// written, if the watch changed since it was read (another node announced it).
+    async fn announce_age(
+        &self,
+        watch: &AgeWatch,
+        current: AgeBracket,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the events delivered, acknowledged or rejected before `before`, and returns
+    /// how many.
+    async fn sweep_outbox(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 const STREAM_COLUMNS: &str =
@@ -232,40 +269,83 @@ fn stream_aad(id: &str) -> Vec<u8> {
     format!("dinhdanh ssf stream authorization v1\0{id}").into_bytes()
 }
 
-/// Records a signal inside the caller's transaction.
+fn age_aad(person: PersonId) -> Vec<u8> {
+    format!("dinhdanh age watch v1\0{person}").into_bytes()
+}
+
+/// Starts watching `person`, in `bracket` now, for a change of age bracket, inside the
+/// caller's transaction; a person watched already keeps their row.
+pub(crate) async fn watch_age(
+    conn: &mut AnyConnection,
+    keys: &Keyring,
+    person: PersonId,
+    bracket: AgeBracket,
+) -> Result<(), StoreError> {
+    let sealed = keys
+        .field()
+        .seal(&age_aad(person), bracket.as_str().as_bytes())?;
+    sqlx::query(
+        "INSERT INTO age_watch (person_id, bracket, version) VALUES ($1, $2, 0) \
+         ON CONFLICT (person_id) DO NOTHING",
+    )
+    .bind(person.to_string())
+    .bind(sealed)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn signal_aad(id: &str) -> Vec<u8> {
+    format!("dinhdanh signal v1\0{id}").into_bytes()
+}
+
+fn event_aad(jti: &str) -> Vec<u8> {
+    format!("dinhdanh ssf event v1\0{jti}").into_bytes()
+}
+
+/// Records a signal inside the caller's transaction, its type and members sealed.
 pub(crate) async fn record_signal(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     signal: NewSignal<'_>,
 ) -> Result<(), StoreError> {
+    let id = Uuid::now_v7().to_string();
+    let plain = json!({ "event": signal.event, "detail": signal.detail }).to_string();
+    let sealed = keys.field().seal(&signal_aad(&id), plain.as_bytes())?;
     sqlx::query(
-        "INSERT INTO signals (id, person_id, organisation_id, event, detail, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO signals (id, person_id, organisation_id, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(Uuid::now_v7().to_string())
+    .bind(id)
     .bind(signal.person_id.to_string())
     .bind(signal.organisation_id.map(|id| id.to_string()))
-    .bind(signal.event)
-    .bind(signal.detail.to_string())
+    .bind(sealed)
     .bind(now_micros())
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
+/// Queues an event for a stream inside the caller's transaction, sealed, and returns its
+/// `jti`.
 async fn queue_event(
     conn: &mut AnyConnection,
+    keys: &Keyring,
     stream_id: &str,
     event: &Value,
     at: i64,
 ) -> Result<String, StoreError> {
     let jti = Uuid::now_v7().to_string();
+    let sealed = keys
+        .field()
+        .seal(&event_aad(&jti), event.to_string().as_bytes())?;
     sqlx::query(
         "INSERT INTO ssf_outbox (jti, stream_id, event, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(&jti)
     .bind(stream_id)
-    .bind(event.to_string())
+    .bind(sealed)
     .bind(at)
     .execute(&mut *conn)
     .await?;
@@ -315,12 +395,14 @@ impl SqlSignalStore {
 
     async fn outbox_from_row(&self, row: &AnyRow) -> Result<OutboxEvent, StoreError> {
         let stream_id: String = row.try_get(1)?;
-        let event: String = row.try_get(3)?;
+        let jti: String = row.try_get(0)?;
+        let sealed: Vec<u8> = row.try_get(3)?;
+        let event = open_field(&self.keys, &self.pool, &event_aad(&jti), &sealed).await?;
         Ok(OutboxEvent {
-            jti: row.try_get(0)?,
             client_id: row.try_get(2)?,
-            event: serde_json::from_str(&event)
+            event: serde_json::from_slice(&event)
                 .map_err(|_| StoreError::Corrupt("ssf_outbox.event"))?,
+            jti,
             created_at: time(row.try_get(4)?, "ssf_outbox.created_at")?,
             attempts: u32::try_from(row.try_get::<i64, _>(5)?).unwrap_or(u32::MAX),
             config: row.try_get(6)?,
@@ -430,7 +512,7 @@ impl SignalStore for SqlSignalStore {
             return Err(StoreError::NotFound("stream"));
         }
         if let Some(event) = event {
-            queue_event(&mut tx, id, event, at).await?;
+            queue_event(&mut tx, &self.keys, id, event, at).await?;
         }
         let sql = format!("SELECT {STREAM_COLUMNS} FROM ssf_streams s WHERE s.id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
@@ -485,37 +567,47 @@ impl SignalStore for SqlSignalStore {
         event: &Value,
     ) -> Result<String, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        queue_event(&mut conn, stream_id, event, now_micros()).await
+        queue_event(&mut conn, &self.keys, stream_id, event, now_micros()).await
     }
 
     async fn list_signals(&self, limit: usize) -> Result<Vec<Signal>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, person_id, organisation_id, event, detail FROM signals \
-             ORDER BY id LIMIT $1",
+            "SELECT id, person_id, organisation_id, detail FROM signals ORDER BY id LIMIT $1",
         )
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.try_get(4)?;
-                Ok(Signal {
-                    id: row.try_get(0)?,
-                    person_id: PersonId::from_str(&row.try_get::<String, _>(1)?)
-                        .map_err(|_| StoreError::Corrupt("signals.person_id"))?,
-                    organisation_id: row
-                        .try_get::<Option<String>, _>(2)?
-                        .map(|id| {
-                            OrganisationId::from_str(&id)
-                                .map_err(|_| StoreError::Corrupt("signals.organisation_id"))
-                        })
-                        .transpose()?,
-                    event: row.try_get(3)?,
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|_| StoreError::Corrupt("signals.detail"))?,
-                })
-            })
-            .collect()
+        let mut signals = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let sealed: Vec<u8> = row.try_get(3)?;
+            let plain = open_field(&self.keys, &self.pool, &signal_aad(&id), &sealed).await?;
+            let corrupt = || StoreError::Corrupt("signals.detail");
+            let mut opened: Value = serde_json::from_slice(&plain).map_err(|_| corrupt())?;
+            let event = opened
+                .get("event")
+                .and_then(Value::as_str)
+                .ok_or_else(corrupt)?
+                .to_owned();
+            signals.push(Signal {
+                id,
+                person_id: PersonId::from_str(&row.try_get::<String, _>(1)?)
+                    .map_err(|_| StoreError::Corrupt("signals.person_id"))?,
+                organisation_id: row
+                    .try_get::<Option<String>, _>(2)?
+                    .map(|id| {
+                        OrganisationId::from_str(&id)
+                            .map_err(|_| StoreError::Corrupt("signals.organisation_id"))
+                    })
+                    .transpose()?,
+                event,
+                detail: opened
+                    .get_mut("detail")
+                    .map(Value::take)
+                    .ok_or_else(corrupt)?,
+            });
+        }
+        Ok(signals)
     }
 
     async fn list_streams_reaching(
@@ -571,7 +663,7 @@ impl SignalStore for SqlSignalStore {
         }
         let at = now_micros();
         for (stream, event) in deliveries {
-            queue_event(&mut tx, stream, event, at).await?;
+            queue_event(&mut tx, &self.keys, stream, event, at).await?;
         }
         self.log.insert_records(&mut tx, &records).await?;
         tx.commit().await?;
@@ -706,6 +798,108 @@ impl SignalStore for SqlSignalStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_age_watch(
+        &self,
+        after: Option<PersonId>,
+        limit: usize,
+    ) -> Result<Vec<AgeWatch>, StoreError> {
+        let sql = format!(
+            "SELECT a.bracket, a.version, {} FROM age_watch a JOIN persons p \
+             ON p.id = a.person_id WHERE a.person_id > $1 ORDER BY a.person_id LIMIT $2",
+            PERSON_COLUMNS_OF_P
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after.map_or_else(String::new, |person| person.to_string()))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut watched = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let person = person_at(&self.keys, &self.pool, row, 2).await?;
+            let sealed: Vec<u8> = row.try_get(0)?;
+            let plain = open_field(&self.keys, &self.pool, &age_aad(person.id), &sealed).await?;
+            let announced = std::str::from_utf8(&plain)
+                .ok()
+                .and_then(|text| AgeBracket::from_str(text).ok())
+                .ok_or(StoreError::Corrupt("age_watch.bracket"))?;
+            watched.push(AgeWatch {
+                person,
+                announced,
+                version: row.try_get(1)?,
+            });
+        }
+        Ok(watched)
+    }
+
+    async fn announce_age(
+        &self,
+        watch: &AgeWatch,
+        current: AgeBracket,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let person = watch.person.id;
+        let ended = current.over_18() || watch.person.status == PersonStatus::Deceased;
+        let mut tx = self.pool.begin().await?;
+        let moved = if ended {
+            sqlx::query("DELETE FROM age_watch WHERE person_id = $1 AND version = $2")
+                .bind(person.to_string())
+                .bind(watch.version)
+                .execute(&mut *tx)
+                .await?
+        } else {
+            let sealed = self
+                .keys
+                .field()
+                .seal(&age_aad(person), current.as_str().as_bytes())?;
+            sqlx::query(
+                "UPDATE age_watch SET bracket = $1, version = version + 1 \
+                 WHERE person_id = $2 AND version = $3",
+            )
+            .bind(sealed)
+            .bind(person.to_string())
+            .bind(watch.version)
+            .execute(&mut *tx)
+            .await?
+        };
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let before = &watch.announced;
+        let crossed =
+            before.over_16() != current.over_16() || before.over_18() != current.over_18();
+        // The dead have no birthdays: their platforms heard `account-disabled` already.
+        if crossed && watch.person.status != PersonStatus::Deceased {
+            record_signal(
+                &mut tx,
+                &self.keys,
+                NewSignal {
+                    person_id: person,
+                    organisation_id: None,
+                    event: EventType::AgeBracketChanged.name(),
+                    detail: json!({
+                        "event_timestamp": at.as_second(),
+                        "age_over_16": current.over_16(),
+                        "age_over_18": current.over_18(),
+                    }),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn sweep_outbox(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let swept = sqlx::query(
+            "DELETE FROM ssf_outbox WHERE delivered_at < $1 \
+             OR (delivered_at IS NULL AND next_attempt_at IS NULL AND created_at < $1)",
+        )
+        .bind(before.as_microsecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(swept.rows_affected())
     }
 
     async fn next_push_at(&self) -> Result<Option<Timestamp>, StoreError> {

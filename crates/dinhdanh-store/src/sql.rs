@@ -41,6 +41,9 @@ const CITIZEN_INDEX_DOMAIN: &str = "citizen-number";
 const INSERT_CHUNK: usize = 1_000;
 
 const PERSON_COLUMNS: &str = "id, personal, status, eid_level, created_at, updated_at";
+/// [`PERSON_COLUMNS`] of a table named `p`.
+pub(crate) const PERSON_COLUMNS_OF_P: &str =
+    "p.id, p.personal, p.status, p.eid_level, p.created_at, p.updated_at";
 const ORGANISATION_COLUMNS: &str = "id, tax_code, name, kind, parent_id, created_at, updated_at";
 const TOKEN_COLUMNS: &str = "id, role, label, created_at, expires_at, revoked_at";
 const SIGNING_KEY_COLUMNS: &str =
@@ -631,6 +634,7 @@ impl RegistryStore for SqlStore {
         for (event, detail) in signals {
             record_signal(
                 &mut tx,
+                &self.keys,
                 NewSignal {
                     person_id: id,
                     organisation_id: None,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dinhdanh_core::{
-    BindingStatus, BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName, PersonStatus,
-    Sex, TaxCode,
+    AgeBracket, BindingStatus, BirthDate, CitizenNumber, EidLevel, OrganisationKind, PersonName,
+    PersonStatus, Sex, TaxCode,
 };
 use dinhdanh_crypto::SignatureAlgorithm;
 use dinhdanh_crypto::{ApiToken, MasterKey, TokenHash};
@@ -22,9 +22,9 @@ use dinhdanh_store::{
     PersonUpdate, PersonalData, Purpose, Recipient, RegistryStore, StoreError, StoreOptions,
 };
 use dinhdanh_store::{
-    ClientAuth, GrantId, LoginSession, NewAccount, NewBinding, NewClient, NewGrant, NewPasskey,
-    NewToken, OidcStore, OrganisationId, PendingRequest, Redemption, RequestKind, ServiceToken,
-    TokenKind,
+    ClientAuth, GrantId, Issued, LoginSession, NewAccount, NewBinding, NewClient, NewGrant,
+    NewPasskey, NewToken, OidcStore, OrganisationId, PendingRequest, Redemption, RequestKind,
+    ServiceToken, TokenKind,
 };
 use dinhdanh_synth::{PopulationSpec, population};
 use jiff::Timestamp;
@@ -232,6 +232,7 @@ contract!(
     oidc_consents_are_recorded_with_their_disclosure,
     oidc_codes_are_single_use_and_a_replay_revokes_the_grant,
     signals_fan_out_once_and_leave_the_outbox_when_delivered,
+    ages_are_watched_until_18_and_each_crossing_announced_once,
 );
 
 fn today() -> jiff::civil::Date {
@@ -1472,6 +1473,7 @@ async fn bindings_are_limited_per_person_and_platform_and_sealed(db: &TestDb) {
         handle: handle.to_owned(),
         status: BindingStatus::Active,
         guardian_consent: None,
+        age_bracket: None,
     };
     let first = bindings
         .insert_binding(&binding("@tran.thi.mai.0815"), 2, &disclosure)
@@ -1750,9 +1752,10 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         .unwrap()
         .entries
         .len();
-    let released = oidc
+    let Issued::Disclosed(released) = oidc
         .issue_tokens(
             recorded.id,
+            None,
             &[access.clone(), refresh.clone()],
             &disclosure(
                 person,
@@ -1761,7 +1764,10 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
             "{\"id_token\":\"…\"}".to_owned(),
         )
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a live grant issues");
+    };
     assert_eq!(released.value(), "{\"id_token\":\"…\"}");
     let entries = log.list_subject_entries(person).await.unwrap().entries;
     assert_eq!(entries.len(), before + 1);
@@ -1770,22 +1776,110 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
     assert_eq!(found.grant.id, recorded.id);
     assert!(found.grant.revoked_at.is_none());
 
-    // The refresh token rotates once; its second use is a replay.
-    assert!(matches!(
-        oidc.redeem(TokenKind::Refresh, &refresh.hash, now)
+    // The refresh token rotates once, spent in the transaction that writes the next one: a
+    // peek spends nothing, and of two issues spending it only the first writes anything.
+    for _ in 0..2 {
+        let Redemption::Redeemed(peeked) = oidc
+            .peek(TokenKind::Refresh, &refresh.hash, now)
+            .await
+            .unwrap()
+        else {
+            panic!("an unused refresh token is usable");
+        };
+        assert_eq!(peeked.grant.id, recorded.id);
+        assert_eq!(peeked.person.id, person);
+    }
+    assert_eq!(
+        oidc.peek(TokenKind::Code, &refresh.hash, now)
             .await
             .unwrap(),
-        Redemption::Redeemed(_)
-    ));
+        Redemption::Unknown
+    );
+    assert_eq!(
+        oidc.peek(TokenKind::Refresh, &refresh.hash, minutes(61))
+            .await
+            .unwrap(),
+        Redemption::Expired
+    );
+    let recorded_before = log
+        .list_subject_entries(person)
+        .await
+        .unwrap()
+        .entries
+        .len();
+    // Issues `new` on the grant, spending the refresh token at `at`.
+    let rotate = async |at: Timestamp, new: &NewToken| {
+        oidc.issue_tokens(
+            recorded.id,
+            Some((&refresh.hash, at)),
+            std::slice::from_ref(new),
+            &disclosure(person, &["sub"]),
+            String::new(),
+        )
+        .await
+        .unwrap()
+    };
+    let lapsed = token(TokenKind::Refresh, minutes(60));
+    assert_eq!(
+        rotate(minutes(61), &lapsed).await,
+        Issued::Refused(Redemption::Expired),
+        "a lapsed refresh token issues nothing"
+    );
+    assert!(oidc.find_token(&lapsed.hash).await.unwrap().is_none());
     let next = token(TokenKind::Refresh, minutes(60));
-    oidc.issue_tokens(
-        recorded.id,
-        std::slice::from_ref(&next),
-        &disclosure(person, &["sub"]),
-        String::new(),
-    )
-    .await
-    .unwrap();
+    assert!(matches!(rotate(now, &next).await, Issued::Disclosed(_)));
+    let other = token(TokenKind::Refresh, minutes(60));
+    assert_eq!(
+        rotate(now, &other).await,
+        Issued::Refused(Redemption::Replayed),
+        "a refresh token spent twice is a replay"
+    );
+    assert!(oidc.find_token(&other.hash).await.unwrap().is_none());
+    assert_eq!(
+        oidc.peek(TokenKind::Refresh, &next.hash, now)
+            .await
+            .unwrap(),
+        Redemption::Revoked,
+        "the replay revoked the grant, and the token it rotated to"
+    );
+    assert_eq!(
+        log.list_subject_entries(person)
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        recorded_before + 1,
+        "only the issue that spent the token is recorded"
+    );
+    // The replay revoked the grant; a fresh grant carries on.
+    let code2 = token(TokenKind::Code, minutes(1));
+    let recorded = oidc.insert_grant(&grant, &code2).await.unwrap();
+    let Redemption::Redeemed(_) = oidc
+        .redeem(TokenKind::Code, &code2.hash, now)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh code must redeem");
+    };
+    let access = token(TokenKind::Access, minutes(10));
+    let next = token(TokenKind::Refresh, minutes(60));
+    assert!(matches!(
+        oidc.issue_tokens(
+            recorded.id,
+            None,
+            &[access.clone(), next.clone()],
+            &disclosure(person, &["sub"]),
+            String::new(),
+        )
+        .await
+        .unwrap(),
+        Issued::Disclosed(_)
+    ));
+    assert_eq!(
+        oidc.redeem(TokenKind::Code, &code.hash, now).await.unwrap(),
+        Redemption::Replayed
+    );
+    let code = code2;
 
     // The code again: refused, and everything the grant issued is revoked.
     assert_eq!(
@@ -1806,16 +1900,18 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         .unwrap()
         .entries
         .len();
-    assert!(matches!(
+    assert_eq!(
         oidc.issue_tokens(
             recorded.id,
+            None,
             &[token(TokenKind::Access, minutes(10))],
             &disclosure(person, &["sub"]),
             String::new(),
         )
-        .await,
-        Err(StoreError::NotFound("grant"))
-    ));
+        .await
+        .unwrap(),
+        Issued::Refused(Redemption::Revoked)
+    );
     assert_eq!(
         log.list_subject_entries(person)
             .await
@@ -1891,16 +1987,18 @@ async fn oidc_codes_are_single_use_and_a_replay_revokes_the_grant(db: &TestDb) {
         "{outcomes:?}"
     );
     assert!(outcomes.contains(&Redemption::Replayed), "{outcomes:?}");
-    assert!(matches!(
+    assert_eq!(
         oidc.issue_tokens(
             raced_grant.id,
+            None,
             &[token(TokenKind::Access, minutes(10))],
             &disclosure(person, &["sub"]),
             String::new(),
         )
-        .await,
-        Err(StoreError::NotFound("grant"))
-    ));
+        .await
+        .unwrap(),
+        Issued::Refused(Redemption::Revoked)
+    );
     oidc.revoke_grant(raced_grant.id).await.unwrap();
     assert!(matches!(
         oidc.revoke_grant(uuid::Uuid::now_v7().to_string().parse::<GrantId>().unwrap())
@@ -1972,6 +2070,7 @@ async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
                 handle: "@mot".to_owned(),
                 status: BindingStatus::Active,
                 guardian_consent: None,
+                age_bracket: None,
             },
             5,
             &NewDisclosure {
@@ -2096,9 +2195,118 @@ async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
             .is_empty()
     );
 
+    // Delivered and acknowledged events are swept once old enough.
+    let hour = jiff::SignedDuration::from_hours(1);
+    assert_eq!(
+        signals.sweep_outbox(Timestamp::now() - hour).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        signals.sweep_outbox(Timestamp::now() + hour).await.unwrap(),
+        2
+    );
+
     signals.delete_stream(&client.id, &pushed.id).await.unwrap();
     assert!(matches!(
         signals.delete_stream(&client.id, &pushed.id).await,
         Err(StoreError::NotFound("stream"))
     ));
+}
+
+async fn ages_are_watched_until_18_and_each_crossing_announced_once(db: &TestDb) {
+    let (_, person, client) = oidc_setup(db).await;
+    let store = &db.store;
+    let signals = store.signals();
+    let bind = |handle: &str, bracket| NewBinding {
+        organisation_id: client.organisation_id,
+        person_id: person,
+        subject: "sub".to_owned(),
+        handle: handle.to_owned(),
+        status: BindingStatus::Active,
+        guardian_consent: None,
+        age_bracket: Some(bracket),
+    };
+    let disclosure = NewDisclosure {
+        subject: person,
+        recipient: Recipient::Organisation(client.organisation_id),
+        fields: vec!["verified"],
+        purpose: Purpose::new("account binding").unwrap(),
+        legal_basis: "legal-obligation",
+    };
+    let bindings = store.bindings();
+    // An adult's binding is not watched; a minor's is, from their first binding on.
+    bindings
+        .insert_binding(&bind("@a", AgeBracket::Adult), 5, &disclosure)
+        .await
+        .unwrap();
+    assert!(signals.list_age_watch(None, 10).await.unwrap().is_empty());
+    bindings
+        .insert_binding(&bind("@b", AgeBracket::From13To15), 5, &disclosure)
+        .await
+        .unwrap();
+    bindings
+        .insert_binding(&bind("@c", AgeBracket::Under13), 5, &disclosure)
+        .await
+        .unwrap();
+    let watched = signals.list_age_watch(None, 10).await.unwrap();
+    assert_eq!(watched.len(), 1);
+    let first = watched[0].clone();
+    assert_eq!(first.person.id, person);
+    assert_eq!(
+        first.announced,
+        AgeBracket::From13To15,
+        "the first bracket stays"
+    );
+    assert!(
+        signals
+            .list_age_watch(Some(person), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "paging goes past the last id"
+    );
+
+    // Turning 16: one signal, and a second announcer with the same reading does nothing.
+    let at = Timestamp::now();
+    assert!(
+        signals
+            .announce_age(&first, AgeBracket::From16To17, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !signals
+            .announce_age(&first, AgeBracket::From16To17, at)
+            .await
+            .unwrap()
+    );
+    let waiting = signals.list_signals(10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].event, "age-bracket-changed");
+    assert_eq!(waiting[0].detail["age_over_16"], true);
+    assert_eq!(waiting[0].detail["age_over_18"], false);
+    assert_eq!(waiting[0].detail["event_timestamp"], at.as_second());
+    assert!(signals.fan_out(&waiting[0].id, &[], &[]).await.unwrap());
+
+    // No crossing, no signal; turning 18 announces and ends the watch.
+    let second = signals.list_age_watch(None, 10).await.unwrap().remove(0);
+    assert_eq!(second.announced, AgeBracket::From16To17);
+    assert!(
+        signals
+            .announce_age(&second, AgeBracket::From16To17, at)
+            .await
+            .unwrap()
+    );
+    assert!(signals.list_signals(10).await.unwrap().is_empty());
+    let third = signals.list_age_watch(None, 10).await.unwrap().remove(0);
+    assert!(
+        signals
+            .announce_age(&third, AgeBracket::Adult, at)
+            .await
+            .unwrap()
+    );
+    let waiting = signals.list_signals(10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].detail["age_over_18"], true);
+    assert!(signals.list_age_watch(None, 10).await.unwrap().is_empty());
 }

@@ -235,6 +235,8 @@ pub(crate) async fn create_binding(
             BindingStatus::Active
         },
         guardian_consent: minor.then_some(GuardianConsent::Pending),
+        age_bracket: Some(AgeBracket::at(&person.personal.birth_date, now))
+            .filter(|bracket| !bracket.over_18()),
     };
     let disclosure = NewDisclosure {
         subject: person_id,

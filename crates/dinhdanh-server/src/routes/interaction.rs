@@ -53,6 +53,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/passkey.js", get(passkey::script))
         .route("/me", get(portal::page))
         .route("/me/bindings", post(portal::decide_binding))
+        .route("/me/password", post(portal::change_password))
+        .route("/me/sessions", post(portal::sign_out_everywhere))
         .route("/consent", get(consent_page).post(consent))
 }
 
@@ -117,6 +119,11 @@ fn set_cookie(response: &mut Response, name: &'static str, value: &str, max_age:
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
+}
+
+/// Deletes the session cookie from the browser (its session is gone from the store).
+fn end_session_cookie(response: &mut Response) {
+    set_cookie(response, SESSION_COOKIE, "", 0);
 }
 
 fn internal(err: &dyn std::fmt::Display) -> ErrorMessage {
@@ -392,6 +399,27 @@ async fn password_matches(state: &AppState, stored: Option<String>, password: St
     })
     .await
     .unwrap_or(false)
+}
+
+/// The new password a form sets (`password`, repeated in `password_again`), or why not.
+fn new_password(form: &FormPairs) -> Result<String, FormError> {
+    let password = form.get("password").unwrap_or_default();
+    if !PASSWORD_CHARS.contains(&password.chars().count()) {
+        return Err(FormError::WeakPassword);
+    }
+    if form.get("password_again") != Some(password) {
+        return Err(FormError::PasswordsDiffer);
+    }
+    Ok(password.to_owned())
+}
+
+/// The Argon2id hash of a new password, made off the async workers like every check.
+async fn hashed_password(state: &AppState, password: String) -> Option<String> {
+    let _permit = state.oidc.password_work.acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .ok()?
+        .ok()
 }
 
 fn throttled(state: &AppState, address: Option<IpAddr>) -> bool {
@@ -738,13 +766,10 @@ async fn enrol(
     let (Ok(number), Ok(name), Ok(birth)) = (number, name, birth) else {
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::Invalid);
     };
-    let password = form.get("password").unwrap_or_default().to_owned();
-    if !PASSWORD_CHARS.contains(&password.chars().count()) {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::WeakPassword);
-    }
-    if form.get("password_again") != Some(password.as_str()) {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::PasswordsDiffer);
-    }
+    let password = match new_password(&form) {
+        Ok(password) => password,
+        Err(error) => return again(StatusCode::UNPROCESSABLE_ENTITY, error),
+    };
     let with_passkey = match form.get("second_factor") {
         None | Some("totp") => false,
         Some("passkey") if state.oidc.passkeys.is_some() => true,
@@ -783,11 +808,7 @@ async fn enrol(
         state.oidc.enrolment_failed(&number_key);
         return again(StatusCode::UNPROCESSABLE_ENTITY, FormError::NoMatch);
     };
-    let hashed = match state.oidc.password_work.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || hash_password(&password)).await,
-        Err(_) => return page_error(ctx.lang, ErrorMessage::Internal),
-    };
-    let Ok(Ok(password_hash)) = hashed else {
+    let Some(password_hash) = hashed_password(&state, password).await else {
         return page_error(ctx.lang, ErrorMessage::Internal);
     };
     if with_passkey {
@@ -839,14 +860,19 @@ async fn current_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<LoginSession>, StoreError> {
-    let Some(reference) = read_cookie(headers, SESSION_COOKIE) else {
+    let Some(hash) = session_hash(headers) else {
         return Ok(None);
     };
     state
         .store
         .oidc()
-        .find_session(&TokenHash::of(&reference), Timestamp::now())
+        .find_session(&hash, Timestamp::now())
         .await
+}
+
+/// The hash of the session id the browser sent, if it sent one.
+fn session_hash(headers: &HeaderMap) -> Option<TokenHash> {
+    read_cookie(headers, SESSION_COOKIE).map(|reference| TokenHash::of(&reference))
 }
 
 /// What the consent step decided before asking anything.

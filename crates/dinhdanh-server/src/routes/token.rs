@@ -19,7 +19,7 @@ use dinhdanh_oidc::{
     SubjectKey, release_claims,
 };
 use dinhdanh_store::{
-    Client, Grant, NewDisclosure, NewToken, Purpose, Recipient, RedeemedGrant, Redemption,
+    Client, Grant, Issued, NewDisclosure, NewToken, Purpose, Recipient, RedeemedGrant, Redemption,
     ServiceToken, TokenKind, disclose,
 };
 use jiff::Timestamp;
@@ -199,7 +199,7 @@ async fn exchange_code(
         )
         .await;
     }
-    issue(state, client, &redeemed, now).await
+    issue(state, client, &redeemed, None, now).await
 }
 
 async fn refresh(
@@ -211,40 +211,38 @@ async fn refresh(
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = Timestamp::now();
-    let oidc = state.store.oidc();
     let hash = TokenHash::of(presented);
-    // Checked before the token is spent: another client's refresh token, and a `scope` that
-    // is malformed or wider than the grant.
-    let mut narrowed = None;
-    if let Some(found) = oidc.find_token(&hash).await? {
-        if found.grant.grant.client_id != client.registration.id {
-            return Err(OAuthError::invalid_grant("the refresh token is not valid"));
-        }
-        if let Some(scope) = form.get("scope") {
-            let invalid_scope =
-                |text: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", text);
-            let asked = Scopes::parse(scope).map_err(|_| invalid_scope("scope is malformed"))?;
-            let granted = Scopes::parse(&found.grant.grant.scopes)
-                .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
-            if !asked.is_subset(&granted) {
-                return Err(invalid_scope("a refresh may not widen the grant"));
-            }
-            // RFC 6749 §6: a narrower scope for this answer; the grant keeps its own.
-            narrowed = Some(scope.to_owned());
-        }
-    }
-    // OAuth 2.1 §6.1: refresh tokens rotate; presenting a used one revokes the grant.
-    let redemption = oidc.redeem(TokenKind::Refresh, &hash, now).await?;
+    // OAuth 2.1 §6.1: refresh tokens rotate, and presenting a used one revokes the grant.
+    // The token is spent in the same transaction that writes the new ones (`issue`), so a
+    // failure on the way never leaves the client without a usable refresh token.
+    let redemption = state
+        .store
+        .oidc()
+        .peek(TokenKind::Refresh, &hash, now)
+        .await?;
     let Redemption::Redeemed(mut redeemed) = redemption else {
         if redemption == Redemption::Replayed {
             tracing::warn!("refresh token replayed: its grant is revoked");
         }
         return Err(redemption_error(&redemption, "refresh token"));
     };
-    if let Some(scopes) = narrowed {
-        redeemed.grant.grant.scopes = scopes;
+    let grant = &redeemed.grant.grant;
+    if grant.client_id != client.registration.id {
+        return Err(OAuthError::invalid_grant("the refresh token is not valid"));
     }
-    issue(state, client, &redeemed, now).await
+    if let Some(scope) = form.get("scope") {
+        let invalid_scope =
+            |text: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", text);
+        let asked = Scopes::parse(scope).map_err(|_| invalid_scope("scope is malformed"))?;
+        let granted = Scopes::parse(&grant.scopes)
+            .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
+        if !asked.is_subset(&granted) {
+            return Err(invalid_scope("a refresh may not widen the grant"));
+        }
+        // RFC 6749 §6: a narrower scope for this answer; the grant keeps its own.
+        redeemed.grant.grant.scopes = scope.to_owned();
+    }
+    issue(state, client, &redeemed, Some(&hash), now).await
 }
 
 /// The person's facts and the claims the grant releases, with the pairwise `sub`.
@@ -307,10 +305,13 @@ fn disclosed_fields(
     fields
 }
 
+/// Signs and issues the tokens of a redeemed grant. With `spending`, the refresh token
+/// presented is spent in the same transaction that records the new ones.
 async fn issue(
     state: &AppState,
     client: &Client,
     redeemed: &RedeemedGrant,
+    spending: Option<&TokenHash>,
     now: Timestamp,
 ) -> Result<Response, OAuthError> {
     let oidc = state.store.oidc();
@@ -378,15 +379,26 @@ async fn issue(
         legal_basis: SIGN_IN_BASIS,
     };
     let body = serde_json::to_string(&body).map_err(|err| OAuthError::internal(&err))?;
-    let disclosed = match oidc
-        .issue_tokens(grant.id, &tokens, &disclosure, body)
-        .await
-    {
-        Ok(disclosed) => disclosed,
-        Err(dinhdanh_store::StoreError::NotFound(_)) => {
+    let issued = oidc
+        .issue_tokens(
+            grant.id,
+            spending.map(|hash| (hash, now)),
+            &tokens,
+            &disclosure,
+            body,
+        )
+        .await?;
+    let disclosed = match issued {
+        Issued::Disclosed(disclosed) => disclosed,
+        Issued::Refused(Redemption::Revoked) => {
             return Err(OAuthError::invalid_grant("the grant was revoked"));
         }
-        Err(err) => return Err(err.into()),
+        Issued::Refused(redemption) => {
+            if redemption == Redemption::Replayed {
+                tracing::warn!("refresh token replayed: its grant is revoked");
+            }
+            return Err(redemption_error(&redemption, "refresh token"));
+        }
     };
     Ok(json_no_store(disclosed.value().clone()))
 }

@@ -127,6 +127,7 @@ fn signals_config() -> dinhdanh_server::SignalsConfig {
         retry_cap_seconds: 1,
         tick_ms: 20,
         push_timeout_seconds: 2,
+        ..dinhdanh_server::SignalsConfig::default()
     }
 }
 
@@ -206,6 +207,11 @@ impl TestApp {
     pub(crate) fn store(&self) -> &dyn RegistryStore {
         // Only `shutdown` takes the store, and it consumes the app.
         &**self.store.as_ref().unwrap()
+    }
+
+    /// The server's state, for calling its workers directly (with a clock of the test's).
+    pub(crate) fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// The directory that holds the database files.

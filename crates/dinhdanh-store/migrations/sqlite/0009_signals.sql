@@ -30,25 +30,27 @@ CREATE INDEX ssf_stream_subjects_by_person ON ssf_stream_subjects (person_id);
 -- Something receivers must hear of about a person, written in the transaction that made it
 -- happen, and waiting to be fanned out to the streams concerned (then deleted in the
 -- transaction that writes their outbox rows). `organisation_id` limits it to one platform's
--- streams. `event` is the event type's short name, `detail` its members as JSON.
+-- streams. `detail` holds the event type's short name and its members as JSON, sealed under
+-- the field key (the signal's id is its associated data): what happened to a person, and
+-- when (an e-ID level, a birthday), is personal.
 CREATE TABLE signals (
     id              TEXT PRIMARY KEY,
     person_id       TEXT NOT NULL REFERENCES persons (id),
     organisation_id TEXT REFERENCES organisations (id),
-    event           TEXT NOT NULL,
-    detail          TEXT NOT NULL,
+    detail          BLOB NOT NULL,
     created_at      INTEGER NOT NULL
 );
 
 -- One security event for one stream, from its creation until the receiver has it: pushed
 -- (RFC 8935) when `next_attempt_at` comes, or polled (RFC 8936) until acknowledged. The event
--- is kept unsigned (type, subject, members) and signed at each delivery under its `jti`.
+-- is kept unsigned (type, subject, members) as JSON sealed under the field key (the `jti` is
+-- its associated data), and signed at each delivery under its `jti`.
 -- `delivered_at` is set on a 2xx push or an acknowledgement; `failure` on a rejection
 -- (with `delivered_at` left empty and `next_attempt_at` cleared) or the last retryable error.
 CREATE TABLE ssf_outbox (
     jti             TEXT PRIMARY KEY,
     stream_id       TEXT NOT NULL REFERENCES ssf_streams (id),
-    event           TEXT NOT NULL,
+    event           BLOB NOT NULL,
     created_at      INTEGER NOT NULL,
     next_attempt_at INTEGER,
     attempts        INTEGER NOT NULL DEFAULT 0,

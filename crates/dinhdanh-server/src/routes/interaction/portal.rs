@@ -1,7 +1,8 @@
 //! The person's own page (`/me`): the platform accounts bound to them, with "unlink" and
 //! "not mine", and, for a guardian, the bindings of their children under 16, with approve,
-//! deny and revoke. A login here goes through the same pages as a client's, under the
-//! portal's transaction (`/login?tx=me`), and every form carries a CSRF token bound to it.
+//! deny and revoke; a password change, and "sign out everywhere". A login here goes through
+//! the same pages as a client's, under the portal's transaction (`/login?tx=me`), and every
+//! form carries a CSRF token bound to it.
 
 use std::collections::HashMap;
 
@@ -10,14 +11,19 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dinhdanh_core::{BindingStatus, GUARDIAN_CONSENT_BELOW, GuardianConsent};
+use dinhdanh_crypto::TokenHash;
 use dinhdanh_store::{Binding, BindingId, OrganisationId, PersonId, StoreError};
 
+use jiff::Timestamp;
+
 use super::{
-    PORTAL_TX, PageContext, PageQuery, Posted, children_under, current_session, internal,
-    page_error, posted,
+    PORTAL_TX, PageContext, PageQuery, Posted, children_under, count_attempt, current_session,
+    end_session_cookie, hashed_password, internal, new_password, page_error, password_matches,
+    posted, session_hash, throttled,
 };
 use crate::AppState;
-use crate::pages::{self, BindingRow, ErrorMessage, PortalNotice};
+use crate::pages::{self, BindingRow, ErrorMessage, FormError, PortalNotice};
+use crate::provider::{ClientAddress, FormPairs};
 use crate::routes::authorize::see_other;
 
 /// `GET /me`: the person's page, or the login that leads to it.
@@ -100,10 +106,14 @@ async fn render(
         .iter()
         .map(|(binding, platform, child)| BindingRow::new(binding, platform, Some(child)))
         .collect();
-    let status = if notice.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::OK
+    let status = match notice {
+        None | Some(PortalNotice::PasswordChanged) => StatusCode::OK,
+        Some(PortalNotice::NotAllowed) => StatusCode::CONFLICT,
+        Some(PortalNotice::Password(FormError::WrongPassword)) => StatusCode::UNAUTHORIZED,
+        Some(PortalNotice::Password(FormError::Locked | FormError::RateLimited)) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Some(PortalNotice::Password(_)) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ctx.render(state, status, |form| {
         pages::portal(form, &own, &children, notice)
@@ -134,23 +144,128 @@ fn decided(
     }
 }
 
+/// A form posted on the person's page, who is signed in, and their session's hash.
+struct PortalForm {
+    form: FormPairs,
+    ctx: PageContext,
+    person: PersonId,
+    session: TokenHash,
+}
+
+/// Checks a form posted on the person's page: its CSRF token and transaction, and the
+/// session (none: off to the login).
+async fn portal_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<PortalForm, Box<Response>> {
+    let Posted { form, ctx } = posted(state, headers, body)?;
+    if ctx.tx != PORTAL_TX {
+        return Err(Box::new(page_error(ctx.lang, ErrorMessage::BadRequest)));
+    }
+    match (current_session(state, headers).await, session_hash(headers)) {
+        (Ok(Some(session)), Some(hash)) => Ok(PortalForm {
+            form,
+            ctx,
+            person: session.person_id,
+            session: hash,
+        }),
+        (Ok(_), _) => Err(Box::new(see_other(&ctx.url("/login")))),
+        (Err(err), _) => Err(Box::new(page_error(ctx.lang, internal(&err)))),
+    }
+}
+
+/// `POST /me/password`: the current password, and the new one twice. A wrong current
+/// password counts as a failed login (and locks the account as those do).
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let PortalForm {
+        form,
+        ctx,
+        person,
+        session,
+    } = match portal_form(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let refused = |error| render(&state, &ctx, person, Some(PortalNotice::Password(error)));
+    if throttled(&state, address) {
+        return refused(FormError::RateLimited).await;
+    }
+    let password = match new_password(&form) {
+        Ok(password) => password,
+        Err(error) => return refused(error).await,
+    };
+    let oidc = state.store.oidc();
+    let account = match oidc.find_account(person).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return page_error(ctx.lang, ErrorMessage::BadRequest),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    };
+    let current = form.get("current_password").unwrap_or_default().to_owned();
+    if account
+        .locked_until
+        .is_some_and(|until| until > Timestamp::now())
+    {
+        password_matches(&state, None, current).await;
+        return refused(FormError::Locked).await;
+    }
+    match count_attempt(&state, person).await {
+        Ok(true) => {}
+        Ok(false) => {
+            password_matches(&state, None, current).await;
+            return refused(FormError::Locked).await;
+        }
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    if !password_matches(&state, Some(account.password_hash), current).await {
+        return refused(FormError::WrongPassword).await;
+    }
+    let Some(hash) = hashed_password(&state, password).await else {
+        return page_error(ctx.lang, ErrorMessage::Internal);
+    };
+    if let Err(err) = oidc.change_password(person, &hash, &session).await {
+        return page_error(ctx.lang, internal(&err));
+    }
+    tracing::info!("a person changed their password");
+    render(&state, &ctx, person, Some(PortalNotice::PasswordChanged)).await
+}
+
+/// `POST /me/sessions`: signs the person out of every browser, this one included, and
+/// withdraws every grant they made; their platforms hear `session-revoked`.
+pub(super) async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let PortalForm { ctx, person, .. } = match portal_form(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    match state.store.oidc().end_sessions(person).await {
+        Ok(grants) => tracing::info!(grants, "a person signed out everywhere"),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    let mut response = see_other(&ctx.url("/me"));
+    end_session_cookie(&mut response);
+    response
+}
+
 /// `POST /me/bindings`: unlink or disown one of the person's bindings, or answer for a child.
 pub(super) async fn decide_binding(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Posted { form, ctx } = match posted(&state, &headers, &body) {
+    let PortalForm {
+        form, ctx, person, ..
+    } = match portal_form(&state, &headers, &body).await {
         Ok(posted) => posted,
         Err(response) => return *response,
-    };
-    if ctx.tx != PORTAL_TX {
-        return page_error(ctx.lang, ErrorMessage::BadRequest);
-    }
-    let person = match current_session(&state, &headers).await {
-        Ok(Some(session)) => session.person_id,
-        Ok(None) => return see_other(&ctx.url("/login")),
-        Err(err) => return page_error(ctx.lang, internal(&err)),
     };
     let Some(id) = form
         .get("binding")
