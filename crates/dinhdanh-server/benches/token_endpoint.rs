@@ -13,174 +13,35 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dinhdanh_core::{EidLevel, TaxCode, today_in_vietnam};
-use dinhdanh_crypto::{MasterKey, SignatureAlgorithm, SigningKey, TokenHash};
-use dinhdanh_oidc::{ClientRegistration, CodeVerifier};
+use common::{CONCURRENCY, Platform, cpu_time, raw_signing_rate, setting};
+use dinhdanh_core::EidLevel;
+use dinhdanh_crypto::TokenHash;
+use dinhdanh_oidc::CodeVerifier;
 use dinhdanh_server::{AppState, HttpConfig, OidcConfig};
-use dinhdanh_store::{
-    NewGrant, NewOrganisation, NewPerson, NewToken, PersonalData, RegistryStore, StoreOptions,
-    TokenKind,
-};
-use dinhdanh_synth::PopulationSpec;
+use dinhdanh_store::{NewGrant, NewToken, RegistryStore, TokenKind};
 
 const VERIFIER: &str = "bench-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
-const CONCURRENCY: usize = 32;
-
-fn tokens() -> usize {
-    std::env::var("DINHDANH_BENCH_TOKENS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(20_000)
-}
-
-/// CPU time this process has used (user + system), from `/proc/self/stat`; zero elsewhere.
-fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised name.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
-/// Raw ML-DSA-65 signatures per second on `threads` threads over `duration`.
-fn raw_signing_rate(threads: usize, duration: Duration) -> f64 {
-    let key = Arc::new(SigningKey::generate(SignatureAlgorithm::MlDsa65).unwrap());
-    // An ID token's signing input: header and claims, base64url, about 420 bytes.
-    let message = Arc::new(vec![b'e'; 420]);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (key, message) = (key.clone(), message.clone());
-            std::thread::spawn(move || {
-                let mut count = 0u64;
-                while started.elapsed() < duration {
-                    std::hint::black_box(key.sign(&message).unwrap());
-                    count += 1;
-                }
-                count
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-struct Setup {
-    store: Arc<dyn RegistryStore>,
-    client_id: String,
-    secret: String,
-    redirect_uri: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| url.starts_with("postgres"))
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    if url.starts_with("postgres") {
-        // A fresh database of its own, as the contract tests make.
-        let name = format!("bench_token_{}", std::process::id());
-        let admin = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let url = if url.starts_with("postgres") {
-        let (base, _) = url.rsplit_once('/').unwrap();
-        format!("{base}/bench_token_{}", std::process::id())
-    } else {
-        url
-    };
-    let mut options = StoreOptions::new(url);
-    if let Some(connections) = std::env::var("DINHDANH_BENCH_CONNECTIONS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-    {
-        options.max_connections = connections;
-    }
-    println!("pool: {} connections", options.max_connections);
-    let store = dinhdanh_store::open(&options, &MasterKey::generate().unwrap())
-        .await
-        .unwrap();
-    dinhdanh_server::ensure_signing_keys(store.as_ref())
-        .await
-        .unwrap();
-    let organisation = store
-        .insert_organisation(&NewOrganisation {
-            tax_code: "0100000999".parse::<TaxCode>().unwrap(),
-            name: "Mạng Xã Hội Đo Tải".to_owned(),
-            kind: dinhdanh_core::OrganisationKind::Platform,
-            parent_id: None,
-        })
-        .await
-        .unwrap();
-    let redirect_uri = "https://bench.example.vn/cb".to_owned();
-    let registered = dinhdanh_server::register_client(
-        store.as_ref(),
-        organisation.id,
-        &ClientRegistration {
-            client_id: "rp-bench".to_owned(),
-            name: "Đo tải".to_owned(),
-            redirect_uris: vec![redirect_uri.clone()],
-            sector: None,
-            scopes: "openid verified age".to_owned(),
-            require_par: false,
-            min_level: 1,
-            id_token_alg: Some("ML-DSA-65".to_owned()),
-            auth_method: "client_secret_basic".to_owned(),
-            jwks: None,
-        },
-    )
-    .await
-    .unwrap();
-    Setup {
-        store,
-        client_id: "rp-bench".to_owned(),
-        secret: registered.secret.unwrap().reveal().to_owned(),
-        redirect_uri,
-        _dir: dir,
-    }
-}
 
 /// Records `count` grants, spread over 1,000 synthetic people, each with a live code.
-async fn grants(setup: &Setup, count: usize) -> Vec<String> {
+async fn grants(store: &dyn RegistryStore, platform: &Platform, count: usize) -> Vec<String> {
     let now = jiff::Timestamp::now();
-    let today = today_in_vietnam(now);
-    let people: Vec<NewPerson> = dinhdanh_synth::population(&PopulationSpec {
-        seed: 7,
-        people: 1_000,
-        as_of: today,
-    })
-    .map(|p| NewPerson {
-        personal: PersonalData::new(p.citizen_number, p.name, p.birth_date, p.sex, today).unwrap(),
-        status: dinhdanh_core::PersonStatus::Active,
-        eid_level: EidLevel::Level1,
-    })
-    .collect();
-    let ids = setup.store.insert_persons(&people).await.unwrap();
+    let ids = common::people(store, 1_000).await;
     let challenge = CodeVerifier::parse(VERIFIER).unwrap().challenge().encoded();
-    let oidc = setup.store.oidc();
+    let oidc = store.oidc();
     let mut codes = Vec::with_capacity(count);
     for i in 0..count {
         let code = format!("bench-code-{i:08}-{}", uuid::Uuid::now_v7().simple());
         oidc.insert_grant(
             &NewGrant {
-                client_id: setup.client_id.clone(),
+                client_id: platform.client_id.clone(),
                 person_id: ids[i % ids.len()],
                 scopes: "openid verified age".to_owned(),
-                redirect_uri: setup.redirect_uri.clone(),
+                redirect_uri: platform.redirect_uri.clone(),
                 code_challenge: challenge.clone(),
                 nonce: Some(format!("n{i}")),
                 eid_level: EidLevel::Level1,
@@ -201,9 +62,10 @@ async fn grants(setup: &Setup, count: usize) -> Vec<String> {
 }
 
 fn main() {
-    let count = tokens();
-    let single = raw_signing_rate(1, Duration::from_secs(3));
-    let double = raw_signing_rate(2, Duration::from_secs(3));
+    let count = setting("TOKENS", 20_000);
+    // An ID token's signing input: header and claims, base64url, about 420 bytes.
+    let single = raw_signing_rate(1, Duration::from_secs(3), 420);
+    let double = raw_signing_rate(2, Duration::from_secs(3), 420);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -211,30 +73,30 @@ fn main() {
         .build()
         .unwrap();
     let (rate, backend, busy, cpu_per_exchange) = runtime.block_on(async {
-        let setup = setup().await;
-        let backend = setup.store.backend().as_str().to_owned();
-        let codes = grants(&setup, count).await;
+        let (store, _dir) = common::open_store("token").await;
+        let setup = common::platform(
+            store.as_ref(),
+            "0100000999",
+            "rp-bench",
+            "openid verified age",
+        )
+        .await;
+        let backend = store.backend().as_str().to_owned();
+        let codes = grants(store.as_ref(), &setup, count).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let state =
-            AppState::new(setup.store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
-                issuer: format!("http://{address}"),
-                code_ttl_seconds: 3600,
-                ..OidcConfig::default()
-            });
+        let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
+            issuer: format!("http://{address}"),
+            code_ttl_seconds: 3600,
+            ..OidcConfig::default()
+        });
         let app = dinhdanh_server::app(state);
         tokio::spawn(dinhdanh_server::serve(
             listener,
             app,
             std::future::pending(),
         ));
-        let http = {
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-            reqwest::Client::builder()
-        }
-        .no_proxy()
-        .build()
-        .unwrap();
+        let http = common::http_client();
         let url = format!("http://{address}/token");
         let queue = Arc::new(std::sync::Mutex::new(codes));
         let cpu_before = cpu_time();
@@ -277,7 +139,7 @@ fn main() {
         let elapsed = started.elapsed();
         let cpu = cpu_time().saturating_sub(cpu_before);
         // Every exchange left its disclosure record.
-        let (size, waiting) = setup.store.disclosure_log().sizes().await.unwrap();
+        let (size, waiting) = store.disclosure_log().sizes().await.unwrap();
         assert_eq!(size + waiting, count as u64);
         (
             count as f64 / elapsed.as_secs_f64(),

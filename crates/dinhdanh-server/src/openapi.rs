@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::{
-    authorize, bindings, clients, discovery, keys, log, organisations, persons, system, token,
+    authorize, bindings, clients, discovery, keys, log, organisations, persons, ssf, system, token,
 };
 
 #[derive(OpenApi)]
@@ -45,6 +45,18 @@ use crate::routes::{
         token::revoke,
         bindings::create_binding,
         bindings::check_binding,
+        ssf::configuration,
+        ssf::create_stream,
+        ssf::read_streams,
+        ssf::update_stream,
+        ssf::replace_stream,
+        ssf::delete_stream,
+        ssf::read_status,
+        ssf::update_status,
+        ssf::add_subject,
+        ssf::remove_subject,
+        ssf::verify,
+        ssf::poll,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&OperatorAuth, &CommonProblems),
@@ -56,6 +68,7 @@ use crate::routes::{
         (name = "organisations", description = "The registry of organisations"),
         (name = "clients", description = "Relying parties of the OpenID Connect provider"),
         (name = "bindings", description = "Platform accounts bound to verified people, for platforms with an access token of their own (client credentials, `bindings` scope)"),
+        (name = "signals", description = "The Shared Signals Framework 1.0 transmitter: streams of security event tokens (RFC 8417) pushed (RFC 8935) or polled (RFC 8936), for platforms and operators with an access token of their own (client credentials, `signals` scope)"),
         (name = "oidc", description = "The OpenID Connect provider: discovery, PAR, authorization, token, userinfo, revocation. Its errors follow RFC 6749 §5.2 and RFC 6750 §3, which its clients' libraries parse, not RFC 9457"),
     )
 )]

@@ -51,7 +51,10 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// SSF §7.1: the transmitter's configuration.
-async fn configuration(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/.well-known/ssf-configuration", tag = "signals",
+    responses((status = 200, description = "Transmitter configuration metadata (SSF 1.0 §7.1)",
+        content_type = "application/json")))]
+pub(crate) async fn configuration(State(state): State<AppState>) -> Response {
     let issuer = &state.oidc.config.issuer;
     let body = json!({
         "spec_version": "1_0",
@@ -158,7 +161,16 @@ fn named_stream(body: &Value) -> Result<&str, Problem> {
 }
 
 /// SSF §8.1.1.1: a receiver makes a stream. Several per receiver are allowed.
-async fn create_stream(
+#[utoipa::path(post, path = "/ssf/streams", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`delivery` (`method` `urn:ietf:rfc:8935` with `endpoint_url` and an optional `authorization_header`, or `urn:ietf:rfc:8936`), `events_requested` (event type URIs; all if absent), `description`"),
+    responses(
+        (status = 201, description = "the stream's configuration (SSF §8.1.1.1), with `events_delivered` and, for poll, its `endpoint_url`", content_type = "application/json"),
+        (status = 400, description = "an invalid stream configuration"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope")),
+    security(("client" = [])))]
+pub(crate) async fn create_stream(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -183,12 +195,20 @@ async fn create_stream(
 }
 
 #[derive(Deserialize)]
-struct StreamQuery {
+pub(crate) struct StreamQuery {
     stream_id: Option<String>,
 }
 
 /// SSF §8.1.1.2: one stream, or all of the receiver's.
-async fn read_streams(
+#[utoipa::path(get, path = "/ssf/streams", tag = "signals",
+    params(("stream_id" = Option<String>, Query, description = "one stream; all of the receiver's if absent")),
+    responses(
+        (status = 200, description = "the stream's configuration, or an array of all", content_type = "application/json"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn read_streams(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     Query(query): Query<StreamQuery>,
@@ -246,7 +266,17 @@ async fn change_stream(
 }
 
 /// SSF §8.1.1.3: changes the members the body names.
-async fn update_stream(
+#[utoipa::path(patch, path = "/ssf/streams", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id` and the receiver-supplied members to change (SSF §8.1.1.3)"),
+    responses(
+        (status = 200, description = "the stream's configuration as it is now", content_type = "application/json"),
+        (status = 400, description = "an invalid change, or a transmitter-supplied member that differs"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn update_stream(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -255,7 +285,17 @@ async fn update_stream(
 }
 
 /// SSF §8.1.1.4: replaces the receiver-supplied members.
-async fn replace_stream(
+#[utoipa::path(put, path = "/ssf/streams", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id` and every receiver-supplied member (SSF §8.1.1.4)"),
+    responses(
+        (status = 200, description = "the stream's configuration as it is now", content_type = "application/json"),
+        (status = 400, description = "an invalid configuration"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn replace_stream(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -264,7 +304,16 @@ async fn replace_stream(
 }
 
 /// SSF §8.1.1.5: deletes a stream with its undelivered events.
-async fn delete_stream(
+#[utoipa::path(delete, path = "/ssf/streams", tag = "signals",
+    params(("stream_id" = String, Query, description = "the stream")),
+    responses(
+        (status = 204, description = "deleted, with its subjects and undelivered events"),
+        (status = 400, description = "no `stream_id`"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn delete_stream(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     Query(query): Query<StreamQuery>,
@@ -293,7 +342,16 @@ fn status_body(config: &StreamConfig) -> Value {
 }
 
 /// SSF §8.1.2.1: a stream's status.
-async fn read_status(
+#[utoipa::path(get, path = "/ssf/status", tag = "signals",
+    params(("stream_id" = String, Query, description = "the stream")),
+    responses(
+        (status = 200, description = "`stream_id`, `status` (`enabled`, `paused` or `disabled`) and `reason` (SSF §8.1.2.1)", content_type = "application/json"),
+        (status = 400, description = "no `stream_id`"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn read_status(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     Query(query): Query<StreamQuery>,
@@ -308,7 +366,17 @@ async fn read_status(
 /// SSF §8.1.2.2: the receiver enables, pauses or disables its stream. A change is announced
 /// by a `stream-updated` event (§8.1.5) queued in the same transaction, ahead of anything
 /// held.
-async fn update_status(
+#[utoipa::path(post, path = "/ssf/status", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id`, `status` and an optional `reason` (SSF §8.1.2.2); a paused stream holds its events, a disabled one drops them"),
+    responses(
+        (status = 200, description = "the status as it is now", content_type = "application/json"),
+        (status = 400, description = "an unknown status or a malformed body"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn update_status(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -390,7 +458,17 @@ async fn subject_change(
 }
 
 /// SSF §8.1.3.2: the receiver asks for events about a subject it holds.
-async fn add_subject(
+#[utoipa::path(post, path = "/ssf/subjects/add", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id` and `subject`, an `iss_sub` subject identifier (RFC 9493) of this issuer"),
+    responses(
+        (status = 200, description = "added; an unknown subject gets the same answer (SSF §9.1)"),
+        (status = 400, description = "a malformed body or subject"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn add_subject(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -400,7 +478,17 @@ async fn add_subject(
 }
 
 /// SSF §8.1.3.3: the receiver no longer wants events about a subject.
-async fn remove_subject(
+#[utoipa::path(post, path = "/ssf/subjects/remove", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id` and `subject`, an `iss_sub` subject identifier (RFC 9493) of this issuer"),
+    responses(
+        (status = 204, description = "removed; an unknown subject gets the same answer (SSF §9.1)"),
+        (status = 400, description = "a malformed body or subject"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn remove_subject(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -410,7 +498,17 @@ async fn remove_subject(
 }
 
 /// SSF §8.1.4.2: queues a verification event echoing the receiver's `state`.
-async fn verify(
+#[utoipa::path(post, path = "/ssf/verify", tag = "signals",
+    request_body(content_type = "application/json",
+        description = "`stream_id` and an optional `state`, echoed in the verification event (SSF §8.1.4.2)"),
+    responses(
+        (status = 204, description = "a verification event is queued on the stream"),
+        (status = 400, description = "a malformed body"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn verify(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     ApiJson(body): ApiJson<Value>,
@@ -437,7 +535,18 @@ async fn verify(
 /// RFC 8936: the receiver acknowledges what it has and takes what is waiting. Nothing is
 /// held open: every answer returns at once (RFC 8936 §2.4 leaves the long-poll timeout to
 /// agreement; this one is zero).
-async fn poll(
+#[utoipa::path(post, path = "/ssf/poll/{stream_id}", tag = "signals",
+    params(("stream_id" = String, Path, description = "the poll stream")),
+    request_body(content_type = "application/json",
+        description = "RFC 8936 §2.4: `maxEvents`, `returnImmediately`, `ack` (the `jti`s received) and `setErrs`"),
+    responses(
+        (status = 200, description = "`sets` (signed tokens by `jti`) and `moreAvailable`", content_type = "application/json"),
+        (status = 400, description = "a malformed poll request, or a stream delivered by push"),
+        (status = 401, description = "no access token from the client credentials grant"),
+        (status = 403, description = "the token lacks the `signals` scope"),
+        (status = 404, description = "no stream of this receiver has this id")),
+    security(("client" = [])))]
+pub(crate) async fn poll(
     State(state): State<AppState>,
     caller: ServiceCaller<Signals>,
     Path(stream_id): Path<String>,
