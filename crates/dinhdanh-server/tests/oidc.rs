@@ -16,7 +16,7 @@ use common::{TestApp, expect_json, person_body, synthetic_people};
 use dinhdanh_core::{AgeBracket, EidLevel, PersonStatus};
 use dinhdanh_crypto::jose::{self, Jwk, Jwks};
 use dinhdanh_crypto::{SignatureAlgorithm, SigningKey, TotpSecret, hash_password};
-use dinhdanh_oidc::{ClientRegistration, CodeVerifier};
+use dinhdanh_oidc::{Acr, ClientRegistration, CodeVerifier};
 use dinhdanh_server::{OidcConfig, PROBLEM_BASE, register_client};
 use dinhdanh_store::{NewAccount, OrganisationId, PersonId, PersonUpdate};
 use reqwest::StatusCode;
@@ -2961,4 +2961,198 @@ async fn a_person_changes_their_password_and_signs_out_everywhere_and_platforms_
     assert_eq!(events.len(), 1, "{events:?}");
     let revoked = &events[0]["events"][caep("session-revoked")];
     assert_eq!(revoked["initiating_entity"], "user", "{events:?}");
+}
+
+#[tokio::test]
+async fn a_receiver_changes_pauses_and_resumes_its_stream_and_bad_requests_change_nothing() {
+    const ENABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-enabled";
+    let app = oidc_app().await;
+    let person = citizen(&app, 22, EidLevel::Level1).await;
+    let scope = "openid verified";
+    let (rp, access, poll_path) = polling_platform(&app, 22, scope).await;
+    let stream_id = poll_path.trim_start_matches("/ssf/poll/").to_owned();
+    let mut browser = Browser::new(&app);
+    let SignedIn { sub, .. } =
+        sign_in_and_bind(&app, &mut browser, &rp, scope, &person, &access).await;
+    let send = async |method: reqwest::Method, path: &str, body: Value| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+
+    // PATCH narrows the events to two types.
+    let assurance = caep("assurance-level-change");
+    let changed = expect_json(
+        send(
+            reqwest::Method::PATCH,
+            "/ssf/streams",
+            json!({"stream_id": stream_id, "events_requested": [ENABLED, assurance]}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["events_delivered"], json!([ENABLED, assurance]));
+
+    // Bad requests are refused with a problem, and change nothing.
+    for (method, path, body, status) in [
+        (
+            reqwest::Method::POST,
+            "/ssf/status",
+            json!({"stream_id": stream_id, "status": "sleeping"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::POST,
+            "/ssf/status",
+            json!({"stream_id": stream_id, "status": "paused", "until": "later"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::POST,
+            "/ssf/status",
+            json!({"stream_id": "no-such-stream", "status": "paused"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            reqwest::Method::POST,
+            "/ssf/subjects/add",
+            json!({"stream_id": stream_id, "subject": {"format": "email", "email": "x@example.vn"}}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::POST,
+            "/ssf/verify",
+            json!({"stream_id": 5}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/ssf/streams",
+            json!({"stream_id": stream_id, "events_requested": "all"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let refused = send(method, path, body.clone()).await;
+        assert_eq!(refused.status(), status, "{path} {body}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json",
+            "{path} {body}"
+        );
+    }
+    let status = expect_json(
+        app.client
+            .get(app.url(&format!("/ssf/status?stream_id={stream_id}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(status["status"], "enabled");
+    let now = expect_json(
+        app.client
+            .get(app.url(&format!("/ssf/streams?stream_id={stream_id}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(now["events_delivered"], json!([ENABLED, assurance]));
+
+    // Paused, the stream holds what happens: a suspension (not asked for), a reinstatement
+    // and a move to level 2.
+    expect_json(
+        send(
+            reqwest::Method::POST,
+            "/ssf/status",
+            json!({"stream_id": stream_id, "status": "paused", "reason": "upkeep"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    for change in [
+        json!({"status": "suspended"}),
+        json!({"status": "active"}),
+        json!({"eid_level": 2}),
+    ] {
+        expect_json(
+            app.patch(&app.writer, &format!("/v1/persons/{}", person.id), &change)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    // Every signal fanned out, and still nothing to poll.
+    for _ in 0..200 {
+        if app
+            .store()
+            .signals()
+            .list_signals(10)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        app.store()
+            .signals()
+            .list_signals(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let held = expect_json(
+        send(
+            reqwest::Method::POST,
+            &poll_path,
+            json!({"returnImmediately": true}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(held["sets"], json!({}), "a paused stream holds its events");
+
+    // Enabled again, it releases them, each once.
+    expect_json(
+        send(
+            reqwest::Method::POST,
+            "/ssf/status",
+            json!({"stream_id": stream_id, "status": "enabled"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let events = poll_events(&app, &access, &poll_path).await;
+    let about_person: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["sub_id"]["sub"] == sub.as_str())
+        .collect();
+    assert_eq!(of_type(&events, ENABLED).len(), 1, "{events:?}");
+    let raised = of_type(&events, &assurance);
+    assert_eq!(raised.len(), 1, "{events:?}");
+    assert_eq!(
+        about_person.len(),
+        2,
+        "nothing about the suspension: {events:?}"
+    );
+    let raised = &raised[0]["events"][&assurance];
+    // Registered without a level of its own (the account gives level 1 at login): "none".
+    assert_eq!(raised["previous_level"], "none");
+    assert_eq!(raised["current_level"], Acr::LEVEL_2);
+    assert_eq!(raised["change_direction"], "increase");
 }
