@@ -127,7 +127,7 @@ async fn binding_checks(count: usize) -> Checks {
     let (store, _dir) = common::open_store("checks").await;
     let backend = store.backend().as_str().to_owned();
     let platform = common::platform(store.as_ref(), "0100000998", "rp-checks", "openid").await;
-    let people = common::people(store.as_ref(), 1_000).await;
+    let people = common::people(store.as_ref(), 1_000, true).await;
     let bindings = Arc::new(bind_all(store.as_ref(), platform.organisation, &people).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -247,7 +247,7 @@ struct Events {
 async fn events_delivered(count: usize) -> Events {
     let (store, _dir) = common::open_store("events").await;
     let platform = common::platform(store.as_ref(), "0100000997", "rp-events", "openid").await;
-    let people = common::people(store.as_ref(), count).await;
+    let people = common::people(store.as_ref(), count, true).await;
     bind_all(store.as_ref(), platform.organisation, &people).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

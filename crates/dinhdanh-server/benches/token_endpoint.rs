@@ -30,7 +30,7 @@ const VERIFIER: &str = "bench-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 /// Records `count` grants, spread over 1,000 synthetic people, each with a live code.
 async fn grants(store: &dyn RegistryStore, platform: &Platform, count: usize) -> Vec<String> {
     let now = jiff::Timestamp::now();
-    let ids = common::people(store, 1_000).await;
+    let ids = common::people(store, 1_000, false).await;
     let challenge = CodeVerifier::parse(VERIFIER).unwrap().challenge().encoded();
     let oidc = store.oidc();
     let mut codes = Vec::with_capacity(count);

@@ -5,6 +5,7 @@
 //! fanned out by the transaction that deletes it, and a push is leased before it is sent. An
 //! event is marked delivered only after the receiver's 2xx, so a node that stops in between
 //! sends it again later under the same `jti` (RFC 8935 §4 lets receivers drop duplicates by it).
+//! A round's pushes go out concurrently, and their outcomes are recorded in one transaction.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use dinhdanh_signals::{
     StreamRequest, SubjectId, push_outcome,
 };
 use dinhdanh_store::{
-    NewDisclosure, OutboxEvent, Purpose, PushResult, Recipient, Signal, StoreError,
+    FanOut, NewDisclosure, OutboxEvent, Purpose, PushResult, Recipient, Signal, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,10 @@ impl Default for SignalsConfig {
 const SIGNALS_BASIS: &str = "legal-obligation";
 /// Signals fanned out, and pushes sent, per step.
 const STEP: usize = 64;
+/// Pushes in flight at once. They go out concurrently, so a receiver may get a stream's
+/// events out of order: RFC 8935 promises no order, and each token carries its `iat` and
+/// `jti`. After a failed push, a stream's events not yet sent wait for the next round.
+const PUSHES_IN_FLIGHT: usize = 16;
 
 /// Starts the transmitter's worker for `state`: delivery, and beside it the housekeeping
 /// rounds (age brackets, the outbox sweep). Aborting the handle stops both.
@@ -92,16 +97,30 @@ async fn deliver(state: &AppState, config: &SignalsConfig) {
         base: Duration::from_millis(config.retry_base_ms.max(1)),
         cap: Duration::from_secs(config.retry_cap_seconds.max(1)),
     };
+    let tick = Duration::from_millis(config.tick_ms.max(1));
+    // Fan-out and pushes run side by side: neither waits for a round of the other.
+    tokio::join!(
+        rounds("fan-out", tick, || fan_out_round(state)),
+        rounds("push", tick, || push_round(state, &http, backoff)),
+    );
+}
+
+/// Runs `round` again and again, resting a tick after a round that found no more work.
+async fn rounds<F, Fut>(name: &'static str, tick: Duration, round: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
     loop {
-        let busy = match step(state, &http, backoff).await {
+        let busy = match round().await {
             Ok(busy) => busy,
             Err(err) => {
-                tracing::warn!(error = %err, "signals transmitter step failed");
+                tracing::warn!(error = %err, round = name, "signals transmitter round failed");
                 false
             }
         };
         if !busy {
-            tokio::time::sleep(Duration::from_millis(config.tick_ms.max(1))).await;
+            tokio::time::sleep(tick).await;
         }
     }
 }
@@ -132,39 +151,61 @@ async fn housekeeping(state: &AppState, config: &SignalsConfig) {
     }
 }
 
-/// One round: fan out waiting signals, then push what is due. `true` if there was work.
-pub async fn step(
+/// Fans out the signals waiting (up to [`STEP`]). `true` if more may be waiting.
+async fn fan_out_round(state: &AppState) -> Result<bool, StoreError> {
+    let signals = state.store.signals().list_signals(STEP).await?;
+    let mut batch = Vec::with_capacity(signals.len());
+    for signal in &signals {
+        batch.push(fan_out(state, signal).await?);
+    }
+    // One transaction for the whole batch: SQLite's single writer is the round's limit.
+    state.store.signals().fan_out(&batch).await?;
+    Ok(signals.len() == STEP)
+}
+
+/// Pushes the events due (up to [`STEP`], [`PUSHES_IN_FLIGHT`] at once), and records how
+/// each went. `true` if more may be due.
+async fn push_round(
     state: &AppState,
     http: &reqwest::Client,
     backoff: Backoff,
 ) -> Result<bool, StoreError> {
-    let signals = state.store.signals().list_signals(STEP).await?;
-    for signal in &signals {
-        fan_out(state, signal).await?;
-    }
     let pushes = state
         .store
         .signals()
         .claim_pushes(Timestamp::now(), SignedDuration::from_secs(60), STEP)
         .await?;
+    let claimed = pushes.len();
+    let mut results = Vec::with_capacity(claimed);
     let mut failed_streams = HashSet::new();
-    for event in &pushes {
-        let result = if failed_streams.contains(&event.stream_id) {
-            // Events of one stream go in order: wait for the earlier one.
-            PushResult::Retry(Timestamp::now(), "an earlier event is waiting".to_owned())
-        } else {
-            push(state, http, backoff, event).await
+    let mut running = tokio::task::JoinSet::new();
+    let mut waiting = pushes.into_iter();
+    loop {
+        while running.len() < PUSHES_IN_FLIGHT {
+            let Some(event) = waiting.next() else { break };
+            if failed_streams.contains(&event.stream_id) {
+                // Its receiver just failed: not tried now, and not counted as an attempt.
+                results.push((event.jti, PushResult::Deferred));
+                continue;
+            }
+            let (state, http) = (state.clone(), http.clone());
+            running.spawn(async move {
+                let result = push(&state, &http, backoff, &event).await;
+                (event, result)
+            });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
         };
+        // A push that panicked keeps its lease, and is tried again when the lease ends.
+        let Ok((event, result)) = done else { continue };
         if !matches!(result, PushResult::Delivered) {
             failed_streams.insert(event.stream_id.clone());
         }
-        state
-            .store
-            .signals()
-            .update_push(&event.jti, &result)
-            .await?;
+        results.push((event.jti, result));
     }
-    Ok(!signals.is_empty() || pushes.len() == STEP)
+    state.store.signals().update_pushes(&results).await?;
+    Ok(claimed == STEP)
 }
 
 /// People read per page when announcing age brackets.
@@ -258,7 +299,10 @@ fn event_for(signal: &Signal, kind: EventType, subject: SubjectId) -> Option<Sec
     })
 }
 
-async fn fan_out(state: &AppState, signal: &Signal) -> Result<(), StoreError> {
+/// What fanning `signal` out writes: an event for each stream that hears of the person and
+/// asked for the type, under the `sub` of that stream's sector, and a disclosure record for
+/// each platform told.
+async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError> {
     let Some(kind) = EventType::from_name(&signal.event) else {
         return Err(StoreError::Corrupt("signals.event"));
     };
@@ -310,12 +354,11 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<(), StoreError> {
             legal_basis: SIGNALS_BASIS,
         })
         .collect();
-    state
-        .store
-        .signals()
-        .fan_out(&signal.id, &deliveries, &disclosures)
-        .await?;
-    Ok(())
+    Ok(FanOut {
+        signal: signal.id.clone(),
+        deliveries,
+        disclosures,
+    })
 }
 
 /// Signs an event for its receiver, with the algorithm the receiver registered for its ID

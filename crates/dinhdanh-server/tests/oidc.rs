@@ -961,8 +961,28 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
     )
     .await;
     let scope = "openid verified age";
-    // The platform polls a Shared Signals stream.
+    // The platform polls a Shared Signals stream, and has guardian events pushed to a
+    // receiver of its own.
     let (rp, access, poll_path) = polling_platform(&app, 18, scope).await;
+    let receiver = receiver().await;
+    expect_json(
+        app.client
+            .post(app.url("/ssf/streams"))
+            .bearer_auth(&access)
+            .json(&json!({
+                "delivery": {
+                    "method": "urn:ietf:rfc:8935",
+                    "endpoint_url": receiver.url,
+                    "authorization_header": "Bearer receiver-secret",
+                },
+                "events_requested": ["urn:dinhdanh:secevent:event-type:guardian-consent-revoked"],
+            }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let mut teen_browser = Browser::new(&app);
     let signed_in = sign_in_and_bind(&app, &mut teen_browser, &rp, scope, &teen, &access).await;
     let (sub, bound) = (signed_in.sub, signed_in.binding);
@@ -1043,6 +1063,15 @@ async fn a_guardian_approves_and_revokes_a_childs_binding_and_a_person_disowns_o
         .unwrap_or_else(|| panic!("no guardian-consent-revoked event: {events:?}"));
     assert_eq!(revocation["binding"], id.as_str());
     assert_eq!(revocation["guardian_consent"], "revoked");
+    // The same event, pushed to the platform's receiver.
+    let pushed = receiver.wait_for(1).await;
+    assert_eq!(pushed.len(), 1);
+    let pushed = verified_id_token(&app, &pushed[0]).await;
+    assert_eq!(
+        pushed["events"]["urn:dinhdanh:secevent:event-type:guardian-consent-revoked"],
+        *revocation
+    );
+    assert_eq!(pushed["sub_id"]["sub"], sub.as_str());
     assert!(
         events
             .iter()
@@ -2347,6 +2376,20 @@ struct Receiver {
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+impl Receiver {
+    /// Waits until `count` tokens have arrived, and returns all that have.
+    async fn wait_for(&self, count: usize) -> Vec<String> {
+        for _ in 0..300 {
+            let received = self.received.lock().unwrap().clone();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the receiver got fewer than {count} events");
+    }
+}
+
 async fn receiver() -> Receiver {
     use std::sync::atomic::Ordering;
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -2661,16 +2704,7 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
         .await
         .unwrap();
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
-    let wait_for = async |count: usize| {
-        for _ in 0..300 {
-            if receiver.received.lock().unwrap().len() >= count {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!("the receiver got fewer than {count} events");
-    };
-    wait_for(1).await;
+    receiver.wait_for(1).await;
     let received = receiver.received.lock().unwrap().clone();
     let first = verified_events(&app, &received).await;
     assert_eq!(first[0]["events"][VERIFY]["state"], "tự-kiểm-tra");
@@ -2678,6 +2712,11 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
         first[0]["sub_id"],
         json!({"format": "opaque", "id": pushed_id})
     );
+
+    // A second platform, in another sector, where the same person holds an account too.
+    let (other_rp, other_access, other_poll) = polling_platform(&app, 31, scope).await;
+    let other = sign_in_and_bind(&app, &mut browser, &other_rp, scope, &adult, &other_access).await;
+    assert_ne!(other.sub, sub, "pairwise per sector");
 
     // The receiver goes down; the person dies; the transmitter is killed and restarted while
     // the receiver is still down. Once it is back, it gets the event once.
@@ -2702,7 +2741,7 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
     receiver
         .down
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    wait_for(2).await;
+    receiver.wait_for(2).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let received = receiver.received.lock().unwrap().clone();
     let all = verified_events(&app, &received).await;
@@ -2714,6 +2753,12 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
     );
     assert_eq!(disabled[0]["aud"], "rp-social-30");
     assert!(disabled[0].get("sub").is_none() && disabled[0].get("exp").is_none());
+    // Every platform that holds a binding of the person hears of it, under its own `sub`.
+    let elsewhere = poll_events(&app, &other_access, &other_poll).await;
+    let disabled_elsewhere = of_type(&elsewhere, DISABLED);
+    assert_eq!(disabled_elsewhere.len(), 1, "{elsewhere:?}");
+    assert_eq!(disabled_elsewhere[0]["sub_id"]["sub"], other.sub.as_str());
+    assert_eq!(disabled_elsewhere[0]["aud"], "rp-social-31");
 
     // The polled stream holds it until acknowledged (RFC 8936).
     let poll = async |body: Value| {

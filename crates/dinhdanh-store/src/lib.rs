@@ -34,7 +34,7 @@ pub use oidc::{
     RedeemedGrant, Redemption, RequestKind, ServiceToken, TokenKind,
 };
 pub use signals::{
-    AgeWatch, NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach,
+    AgeWatch, FanOut, NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach,
 };
 pub use sql::PreparedPersons;
 

@@ -91,6 +91,17 @@ pub(crate) struct NewSignal<'a> {
     pub(crate) detail: Value,
 }
 
+/// What fanning one signal out writes.
+#[derive(Clone, Debug)]
+pub struct FanOut {
+    /// The signal's id.
+    pub signal: String,
+    /// `(stream, event)`: the events to queue.
+    pub deliveries: Vec<(String, Value)>,
+    /// The disclosure records of what each receiver will learn.
+    pub disclosures: Vec<NewDisclosure>,
+}
+
 /// A stream that hears of a person's signal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamReach {
@@ -132,6 +143,9 @@ pub enum PushResult {
     Retry(Timestamp, String),
     /// The receiver rejected it for what it is: never again.
     Rejected(String),
+    /// Not tried (an earlier push to its receiver failed): due again at once, with no
+    /// attempt counted.
+    Deferred,
 }
 
 /// A person watched for their 16th and 18th birthdays, with the bracket last announced.
@@ -196,15 +210,10 @@ pub trait SignalStore: Send + Sync + 'static {
         organisation: Option<OrganisationId>,
     ) -> Result<Vec<StreamReach>, StoreError>;
 
-    /// Fans a signal out: queues each `(stream, event)` with the disclosure records, and
-    /// deletes the signal, in one transaction. `false` if another node fanned it out first
-    /// (then nothing is written).
-    async fn fan_out(
-        &self,
-        signal: &str,
-        deliveries: &[(String, Value)],
-        disclosures: &[NewDisclosure],
-    ) -> Result<bool, StoreError>;
+    /// Fans signals out, all in one transaction: for each, deletes the signal and queues each
+    /// `(stream, event)` with the disclosure records. For each, `false` if another node
+    /// fanned it out first (then nothing of it is written).
+    async fn fan_out(&self, batch: &[FanOut]) -> Result<Vec<bool>, StoreError>;
 
     /// Claims up to `limit` push events due at `now` on enabled streams for `lease`: no
     /// other node takes them meanwhile. Oldest first.
@@ -215,8 +224,8 @@ pub trait SignalStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
 
-    /// Records how a push went.
-    async fn update_push(&self, jti: &str, result: &PushResult) -> Result<(), StoreError>;
+    /// Records how pushes went, `(jti, result)`, in one transaction.
+    async fn update_pushes(&self, results: &[(String, PushResult)]) -> Result<(), StoreError>;
 
     /// Up to `limit` undelivered events of a polled stream, oldest first, and whether more
     /// are waiting.
@@ -645,30 +654,30 @@ impl SignalStore for SqlSignalStore {
             .collect()
     }
 
-    async fn fan_out(
-        &self,
-        signal: &str,
-        deliveries: &[(String, Value)],
-        disclosures: &[NewDisclosure],
-    ) -> Result<bool, StoreError> {
-        let records = self.log.prepare_records(disclosures)?;
-        let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query("DELETE FROM signals WHERE id = $1")
-            .bind(signal)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if taken == 0 {
-            return Ok(false);
-        }
+    async fn fan_out(&self, batch: &[FanOut]) -> Result<Vec<bool>, StoreError> {
+        let mut records = Vec::new();
+        let mut taken = Vec::with_capacity(batch.len());
         let at = now_micros();
-        for (stream, event) in deliveries {
-            queue_event(&mut tx, &self.keys, stream, event, at).await?;
+        let mut tx = self.pool.begin().await?;
+        for fan_out in batch {
+            let deleted = sqlx::query("DELETE FROM signals WHERE id = $1")
+                .bind(&fan_out.signal)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            taken.push(deleted == 1);
+            if deleted == 0 {
+                continue;
+            }
+            for (stream, event) in &fan_out.deliveries {
+                queue_event(&mut tx, &self.keys, stream, event, at).await?;
+            }
+            records.extend(self.log.prepare_records(&fan_out.disclosures)?);
         }
         self.log.insert_records(&mut tx, &records).await?;
         tx.commit().await?;
         self.log.note_recorded(records.len());
-        Ok(true)
+        Ok(taken)
     }
 
     async fn claim_pushes(
@@ -716,30 +725,43 @@ impl SignalStore for SqlSignalStore {
         Ok(events)
     }
 
-    async fn update_push(&self, jti: &str, result: &PushResult) -> Result<(), StoreError> {
+    async fn update_pushes(&self, results: &[(String, PushResult)]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
         let at = now_micros();
-        let query = match result {
-            PushResult::Delivered => sqlx::query(
-                "UPDATE ssf_outbox SET delivered_at = $1, next_attempt_at = NULL, \
-                 attempts = attempts + 1, failure = NULL WHERE jti = $2",
-            )
-            .bind(at)
-            .bind(jti),
-            PushResult::Retry(next, error) => sqlx::query(
-                "UPDATE ssf_outbox SET next_attempt_at = $1, attempts = attempts + 1, \
-                 failure = $2 WHERE jti = $3 AND delivered_at IS NULL",
-            )
-            .bind(next.as_microsecond())
-            .bind(error.clone())
-            .bind(jti),
-            PushResult::Rejected(error) => sqlx::query(
-                "UPDATE ssf_outbox SET next_attempt_at = NULL, attempts = attempts + 1, \
-                 failure = $1 WHERE jti = $2 AND delivered_at IS NULL",
-            )
-            .bind(error.clone())
-            .bind(jti),
-        };
-        query.execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        for (jti, result) in results {
+            let query = match result {
+                PushResult::Delivered => sqlx::query(
+                    "UPDATE ssf_outbox SET delivered_at = $1, next_attempt_at = NULL, \
+                     attempts = attempts + 1, failure = NULL WHERE jti = $2",
+                )
+                .bind(at)
+                .bind(jti),
+                PushResult::Retry(next, error) => sqlx::query(
+                    "UPDATE ssf_outbox SET next_attempt_at = $1, attempts = attempts + 1, \
+                     failure = $2 WHERE jti = $3 AND delivered_at IS NULL",
+                )
+                .bind(next.as_microsecond())
+                .bind(error.clone())
+                .bind(jti),
+                PushResult::Rejected(error) => sqlx::query(
+                    "UPDATE ssf_outbox SET next_attempt_at = NULL, attempts = attempts + 1, \
+                     failure = $1 WHERE jti = $2 AND delivered_at IS NULL",
+                )
+                .bind(error.clone())
+                .bind(jti),
+                PushResult::Deferred => sqlx::query(
+                    "UPDATE ssf_outbox SET next_attempt_at = $1 \
+                     WHERE jti = $2 AND delivered_at IS NULL",
+                )
+                .bind(at)
+                .bind(jti),
+            };
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -2126,19 +2126,20 @@ async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
         (pushed.id.clone(), event.clone()),
         (polled.id.clone(), event),
     ];
-    assert!(
+    let fan_out = dinhdanh_store::FanOut {
+        signal: waiting[0].id.clone(),
+        deliveries,
+        disclosures: Vec::new(),
+    };
+    assert_eq!(
         signals
-            .fan_out(&waiting[0].id, &deliveries, &[])
-            .await
-            .unwrap()
-    );
-    assert!(
-        !signals
-            .fan_out(&waiting[0].id, &deliveries, &[])
+            .fan_out(&[fan_out.clone(), fan_out.clone()])
             .await
             .unwrap(),
-        "once only"
+        [true, false],
+        "once only, even twice in one batch"
     );
+    assert_eq!(signals.fan_out(&[fan_out]).await.unwrap(), [false]);
     assert!(signals.list_signals(10).await.unwrap().is_empty());
 
     // Pushes are leased: a second claim gets nothing until the lease ends.
@@ -2158,10 +2159,10 @@ async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
     );
     let soon = Timestamp::now();
     signals
-        .update_push(
-            &due[0].jti,
-            &dinhdanh_store::PushResult::Retry(soon, "HTTP 503".to_owned()),
-        )
+        .update_pushes(&[(
+            due[0].jti.clone(),
+            dinhdanh_store::PushResult::Retry(soon, "HTTP 503".to_owned()),
+        )])
         .await
         .unwrap();
     let again = signals
@@ -2171,8 +2172,19 @@ async fn signals_fan_out_once_and_leave_the_outbox_when_delivered(db: &TestDb) {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].jti, due[0].jti);
     assert_eq!(again[0].attempts, 1);
+    // Deferred: due again at once, no attempt counted.
     signals
-        .update_push(&due[0].jti, &dinhdanh_store::PushResult::Delivered)
+        .update_pushes(&[(due[0].jti.clone(), dinhdanh_store::PushResult::Deferred)])
+        .await
+        .unwrap();
+    let deferred = signals
+        .claim_pushes(Timestamp::now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(deferred.len(), 1);
+    assert_eq!(deferred[0].attempts, 1);
+    signals
+        .update_pushes(&[(due[0].jti.clone(), dinhdanh_store::PushResult::Delivered)])
         .await
         .unwrap();
     assert!(signals.next_push_at().await.unwrap().is_none());
@@ -2286,7 +2298,12 @@ async fn ages_are_watched_until_18_and_each_crossing_announced_once(db: &TestDb)
     assert_eq!(waiting[0].detail["age_over_16"], true);
     assert_eq!(waiting[0].detail["age_over_18"], false);
     assert_eq!(waiting[0].detail["event_timestamp"], at.as_second());
-    assert!(signals.fan_out(&waiting[0].id, &[], &[]).await.unwrap());
+    let nowhere = dinhdanh_store::FanOut {
+        signal: waiting[0].id.clone(),
+        deliveries: Vec::new(),
+        disclosures: Vec::new(),
+    };
+    assert_eq!(signals.fan_out(&[nowhere]).await.unwrap(), [true]);
 
     // No crossing, no signal; turning 18 announces and ends the watch.
     let second = signals.list_age_watch(None, 10).await.unwrap().remove(0);

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dinhdanh_core::{EidLevel, TaxCode, today_in_vietnam};
+use dinhdanh_core::{AgeBracket, EidLevel, TaxCode, today_in_vietnam};
 use dinhdanh_crypto::{MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_oidc::ClientRegistration;
 use dinhdanh_store::{
@@ -153,21 +153,25 @@ pub(crate) async fn platform(
     }
 }
 
-/// Records `count` active synthetic people at e-ID level 1, all adults or not as the
-/// population has them.
-pub(crate) async fn people(store: &dyn RegistryStore, count: usize) -> Vec<PersonId> {
-    let today = today_in_vietnam(jiff::Timestamp::now());
+/// Records `count` active synthetic people at e-ID level 1: adults only if `adults`, or
+/// of every age as the population has them.
+pub(crate) async fn people(store: &dyn RegistryStore, count: usize, adults: bool) -> Vec<PersonId> {
+    let now = jiff::Timestamp::now();
+    let today = today_in_vietnam(now);
     let people: Vec<NewPerson> = dinhdanh_synth::population(&PopulationSpec {
         seed: 7,
-        people: count,
+        people: count * 2,
         as_of: today,
     })
+    .filter(|p| !adults || AgeBracket::at(&p.birth_date, now).over_18())
+    .take(count)
     .map(|p| NewPerson {
         personal: PersonalData::new(p.citizen_number, p.name, p.birth_date, p.sex, today).unwrap(),
         status: dinhdanh_core::PersonStatus::Active,
         eid_level: EidLevel::Level1,
     })
     .collect();
+    assert_eq!(people.len(), count, "the population has too few adults");
     store.insert_persons(&people).await.unwrap()
 }
 
