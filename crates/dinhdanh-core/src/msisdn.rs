@@ -111,6 +111,17 @@ const MOBILE_CODES: [(u8, MobileNetwork); 36] = {
     ]
 };
 
+impl MobileNetwork {
+    /// The national destination codes allocated to the network (the two digits after `+84`),
+    /// in ascending order.
+    pub fn codes(self) -> impl Iterator<Item = u8> {
+        MOBILE_CODES
+            .into_iter()
+            .filter(move |&(_, network)| network == self)
+            .map(|(code, _)| code)
+    }
+}
+
 /// The network a national destination code was allocated to.
 fn mobile_network(code: u8) -> Option<MobileNetwork> {
     MOBILE_CODES
@@ -265,6 +276,20 @@ mod tests {
 
     fn msisdn(text: &str) -> Msisdn {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn each_network_has_its_codes_and_every_code_one_network() {
+        let viettel: Vec<u8> = MobileNetwork::Viettel.codes().collect();
+        assert_eq!(viettel, [32, 33, 34, 35, 36, 37, 38, 39, 86, 96, 97, 98]);
+        let all: usize = MobileNetwork::ALL.iter().map(|n| n.codes().count()).sum();
+        assert_eq!(all, MOBILE_CODES.len());
+        for network in MobileNetwork::ALL {
+            for code in network.codes() {
+                let number = msisdn(&format!("+84{code}1234567"));
+                assert_eq!(number.operator_hint(), Some(*network));
+            }
+        }
     }
 
     #[test]
