@@ -6,8 +6,10 @@
 
 mod check;
 mod line;
+mod reconcile;
 
 pub use check::{
-    DeclaredHolder, HolderFacts, PersonRecord, Reason, SubscriptionFacts, Verdict, check,
+    DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, Verdict, check,
 };
 pub use line::{BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status};
+pub use reconcile::{COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Reconciler, RegistryIndex};

@@ -1,0 +1,288 @@
+//! Bulk reconciliation of an operator's base: each line of the file classified against an
+//! in-memory index of the registry, in file order, with the same rules as the single check.
+//!
+//! The caller builds the [`RegistryIndex`] (16 bytes of facts a person, no name in clear: a
+//! hash of the folded name) and feeds the lines; the [`Reconciler`] keeps what later lines
+//! depend on: the lines seen (for duplicates), who holds each number, and each person's
+//! verified lines at this operator. A line holds its number, and counts towards its holder's
+//! limit, only once verified.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use dinhdanh_core::{BirthDate, CitizenNumber, Msisdn, PersonName, PersonStatus, TaxCode};
+
+use crate::check::{
+    DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, check,
+};
+
+/// The columns of an operator file, in order.
+pub const COLUMNS: [&str; 6] = [
+    "msisdn",
+    "citizen_number",
+    "name",
+    "birth_date",
+    "tax_code",
+    "activated_on",
+];
+
+/// The longest line accepted; longer ones are malformed without being read further.
+pub const MAX_LINE: usize = 4_096;
+
+/// What the registry holds about people and organisations, for reconciliation.
+#[derive(Debug, Default, Clone)]
+pub struct RegistryIndex {
+    people: HashMap<u64, PersonRecord>,
+    organisations: HashMap<u64, ()>,
+}
+
+impl RegistryIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a person.
+    pub fn insert_person(
+        &mut self,
+        number: &CitizenNumber,
+        name: &PersonName,
+        birth_date: BirthDate,
+        status: PersonStatus,
+    ) {
+        self.people.insert(
+            number_key(number.as_str()),
+            PersonRecord {
+                name: NameKey::of(name),
+                birth_date,
+                status,
+            },
+        );
+    }
+
+    /// Records an organisation.
+    pub fn insert_organisation(&mut self, tax_code: &TaxCode) {
+        self.organisations.insert(number_key(tax_code.as_str()), ());
+    }
+
+    /// How many people it holds.
+    pub fn people(&self) -> usize {
+        self.people.len()
+    }
+
+    fn holder(&self, declared: &DeclaredHolder) -> HolderFacts {
+        match declared {
+            DeclaredHolder::Person { number, .. } => self
+                .people
+                .get(&number_key(number.as_str()))
+                .map_or(HolderFacts::Unknown, |record| {
+                    HolderFacts::Person(record.clone())
+                }),
+            DeclaredHolder::Organisation { tax_code } => {
+                if self
+                    .organisations
+                    .contains_key(&number_key(tax_code.as_str()))
+                {
+                    HolderFacts::Organisation
+                } else {
+                    HolderFacts::Unknown
+                }
+            }
+        }
+    }
+}
+
+/// A citizen number or tax code as a map key: its characters (digits, and the dash of a
+/// branch's tax code) packed four bits each behind a leading 1, so that different texts of up
+/// to 15 characters never share a key.
+fn number_key(text: &str) -> u64 {
+    text.bytes().fold(1u64, |key, byte| {
+        (key << 4) | u64::from(byte.wrapping_sub(b'-') & 0x0f)
+    })
+}
+
+/// Why a line is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not valid UTF-8.
+    NotUtf8,
+    /// Longer than [`MAX_LINE`] bytes.
+    TooLong(usize),
+    /// Not the six columns of [`COLUMNS`].
+    Columns(usize),
+    /// A quoted field: operator files are plain CSV without quoting.
+    Quoted,
+    /// A field that does not parse, by its column name.
+    Field(&'static str),
+    /// Both a person's fields and a tax code, or neither.
+    Holder,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotUtf8 => f.write_str("not valid UTF-8"),
+            Self::TooLong(len) => write!(f, "{len} bytes, more than {MAX_LINE}"),
+            Self::Columns(found) => write!(f, "{found} columns, expected {}", COLUMNS.len()),
+            Self::Quoted => f.write_str("a quoted field (the file is plain CSV)"),
+            Self::Field(column) => write!(f, "{column} is not valid"),
+            Self::Holder => {
+                f.write_str("give either citizen_number, name and birth_date, or tax_code")
+            }
+        }
+    }
+}
+
+/// What reconciliation made of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The holder matches the registry.
+    Verified,
+    /// Refused, for every reason listed.
+    Rejected(Vec<Reason>),
+    /// The same number and holder as an earlier line.
+    Duplicate,
+    /// Not a well-formed line.
+    Malformed(Malformed),
+}
+
+/// A line classified, with what reports need of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The number, if the line had a valid one.
+    pub msisdn: Option<Msisdn>,
+    /// The birth province's code of a person holder's citizen number.
+    pub province: Option<u16>,
+}
+
+/// A parsed line.
+struct Line {
+    msisdn: Msisdn,
+    holder: DeclaredHolder,
+}
+
+fn parse(bytes: &[u8]) -> Result<Line, Malformed> {
+    if bytes.len() > MAX_LINE {
+        return Err(Malformed::TooLong(bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| Malformed::NotUtf8)?;
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.contains('"') {
+        return Err(Malformed::Quoted);
+    }
+    let fields: Vec<&str> = text.split(',').collect();
+    let [msisdn, number, name, birth_date, tax_code, activated_on] = fields[..] else {
+        return Err(Malformed::Columns(fields.len()));
+    };
+    let msisdn = Msisdn::from_str(msisdn).map_err(|_| Malformed::Field("msisdn"))?;
+    jiff::civil::Date::from_str(activated_on).map_err(|_| Malformed::Field("activated_on"))?;
+    let person = [number, name, birth_date].iter().any(|f| !f.is_empty());
+    let holder = match (person, tax_code.is_empty()) {
+        (true, true) => DeclaredHolder::Person {
+            number: number
+                .parse()
+                .map_err(|_| Malformed::Field("citizen_number"))?,
+            name: name.parse().map_err(|_| Malformed::Field("name"))?,
+            birth_date: jiff::civil::Date::from_str(birth_date)
+                .map(BirthDate::new)
+                .map_err(|_| Malformed::Field("birth_date"))?,
+        },
+        (false, false) => DeclaredHolder::Organisation {
+            tax_code: tax_code.parse().map_err(|_| Malformed::Field("tax_code"))?,
+        },
+        _ => return Err(Malformed::Holder),
+    };
+    Ok(Line { msisdn, holder })
+}
+
+fn holder_key(holder: &DeclaredHolder) -> u64 {
+    match holder {
+        DeclaredHolder::Person { number, .. } => number_key(number.as_str()),
+        // Tax codes are 10 or 14 characters, citizen numbers 12 digits: the keys of the two
+        // kinds are kept apart by a high bit.
+        DeclaredHolder::Organisation { tax_code } => number_key(tax_code.as_str()) | 1 << 63,
+    }
+}
+
+/// Classifies an operator file's lines in order; see the module docs.
+#[derive(Debug)]
+pub struct Reconciler<'a> {
+    registry: &'a RegistryIndex,
+    limit: u32,
+    /// Number → the holder of its verified line.
+    holders: HashMap<Msisdn, u64>,
+    /// (number, holder) of every well-formed line seen.
+    seen: std::collections::HashSet<(Msisdn, u64)>,
+    /// Person → verified lines at this operator.
+    verified: HashMap<u64, u32>,
+}
+
+impl<'a> Reconciler<'a> {
+    /// A reconciler against `registry`, with the operator's limit of lines per person.
+    pub fn new(registry: &'a RegistryIndex, limit: u32) -> Self {
+        Self {
+            registry,
+            limit,
+            holders: HashMap::new(),
+            seen: std::collections::HashSet::new(),
+            verified: HashMap::new(),
+        }
+    }
+
+    /// Classifies the next line (without its line break). Never fails: whatever the bytes,
+    /// the answer says what they are.
+    pub fn classify(&mut self, bytes: &[u8]) -> Classified {
+        let line = match parse(bytes) {
+            Ok(line) => line,
+            Err(malformed) => {
+                return Classified {
+                    outcome: Outcome::Malformed(malformed),
+                    msisdn: None,
+                    province: None,
+                };
+            }
+        };
+        let province = match &line.holder {
+            DeclaredHolder::Person { number, .. } => Some(number.province().code),
+            DeclaredHolder::Organisation { .. } => None,
+        };
+        let key = holder_key(&line.holder);
+        let outcome = if self.seen.insert((line.msisdn, key)) {
+            let facts = SubscriptionFacts {
+                holder: self.registry.holder(&line.holder),
+                held_at_operator: match line.holder {
+                    DeclaredHolder::Person { .. } => self.verified.get(&key).copied().unwrap_or(0),
+                    // Organisations hold lines by contract, without the personal limit.
+                    DeclaredHolder::Organisation { .. } => 0,
+                },
+                operator_limit: self.limit,
+                msisdn_held_by_another: self
+                    .holders
+                    .get(&line.msisdn)
+                    .is_some_and(|holder| *holder != key),
+            };
+            let verdict = check(&line.holder, &facts);
+            if verdict.verified() {
+                self.holders.insert(line.msisdn, key);
+                *self.verified.entry(key).or_default() += 1;
+                Outcome::Verified
+            } else {
+                Outcome::Rejected(verdict.reasons)
+            }
+        } else {
+            Outcome::Duplicate
+        };
+        Classified {
+            outcome,
+            msisdn: Some(line.msisdn),
+            province,
+        }
+    }
+
+    /// Each person's verified lines at this operator, by their index key.
+    pub fn lines_per_person(&self) -> impl Iterator<Item = u32> + '_ {
+        self.verified.values().copied()
+    }
+}
