@@ -164,6 +164,14 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// How many people are registered.
     async fn count_persons(&self) -> Result<u64, StoreError>;
 
+    /// Up to `limit` people in id order after `after` (from the first if `None`), opened:
+    /// for a pass over the whole registry, a page at a time.
+    async fn list_persons(
+        &self,
+        after: Option<PersonId>,
+        limit: usize,
+    ) -> Result<Vec<Person>, StoreError>;
+
     /// Registers an organisation. A taken tax code is `Conflict("tax code")`.
     async fn insert_organisation(
         &self,
@@ -192,6 +200,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// How many organisations are registered.
     async fn count_organisations(&self) -> Result<u64, StoreError>;
+
+    /// Every organisation, in tax-code order.
+    async fn list_organisations(&self) -> Result<Vec<Organisation>, StoreError>;
 
     /// Records guardianship links in one transaction. Both people must exist; an existing
     /// link is `Conflict("guardianship")`.

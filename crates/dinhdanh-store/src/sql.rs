@@ -547,6 +547,35 @@ impl RegistryStore for SqlStore {
         Ok(batch.rows.iter().map(|row| row.id).collect())
     }
 
+    async fn list_persons(
+        &self,
+        after: Option<PersonId>,
+        limit: usize,
+    ) -> Result<Vec<Person>, StoreError> {
+        let sql =
+            format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after.map_or_else(String::new, |id| id.to_string()))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut people = Vec::with_capacity(rows.len());
+        for row in &rows {
+            people.push(self.person_from_row(row).await?);
+        }
+        Ok(people)
+    }
+
+    async fn list_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        let sql = format!("SELECT {ORGANISATION_COLUMNS} FROM organisations ORDER BY tax_code");
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(organisation_from_row)
+            .collect()
+    }
+
     async fn find_person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
         self.person_where("id = $1", id.to_string()).await
     }

@@ -116,6 +116,8 @@ pub enum Malformed {
     Field(&'static str),
     /// Both a person's fields and a tax code, or neither.
     Holder,
+    /// A line of JSON Lines that is not an object of [`COLUMNS`] members.
+    NotJson,
 }
 
 impl std::fmt::Display for Malformed {
@@ -129,6 +131,7 @@ impl std::fmt::Display for Malformed {
             Self::Holder => {
                 f.write_str("give either citizen_number, name and birth_date, or tax_code")
             }
+            Self::NotJson => f.write_str("not a JSON object of the file's columns"),
         }
     }
 }
@@ -163,7 +166,8 @@ struct Line {
     holder: DeclaredHolder,
 }
 
-fn parse(bytes: &[u8]) -> Result<Line, Malformed> {
+/// Splits a CSV line into its fields.
+fn split(bytes: &[u8]) -> Result<Vec<&str>, Malformed> {
     if bytes.len() > MAX_LINE {
         return Err(Malformed::TooLong(bytes.len()));
     }
@@ -172,7 +176,10 @@ fn parse(bytes: &[u8]) -> Result<Line, Malformed> {
     if text.contains('"') {
         return Err(Malformed::Quoted);
     }
-    let fields: Vec<&str> = text.split(',').collect();
+    Ok(text.split(',').collect())
+}
+
+fn parse(fields: &[&str]) -> Result<Line, Malformed> {
     let [msisdn, number, name, birth_date, tax_code, activated_on] = fields[..] else {
         return Err(Malformed::Columns(fields.len()));
     };
@@ -231,10 +238,30 @@ impl<'a> Reconciler<'a> {
         }
     }
 
-    /// Classifies the next line (without its line break). Never fails: whatever the bytes,
-    /// the answer says what they are.
+    /// Classifies the next line of a CSV file (without its line break). Never fails:
+    /// whatever the bytes, the answer says what they are.
     pub fn classify(&mut self, bytes: &[u8]) -> Classified {
-        let line = match parse(bytes) {
+        match split(bytes) {
+            Ok(fields) => self.classify_fields(&fields),
+            Err(malformed) => Classified {
+                outcome: Outcome::Malformed(malformed),
+                msisdn: None,
+                province: None,
+            },
+        }
+    }
+
+    /// Classifies the next record given as its fields, in [`COLUMNS`] order (a line of
+    /// JSON Lines, say; an absent field is empty).
+    pub fn classify_fields(&mut self, fields: &[&str]) -> Classified {
+        if let Some(field) = fields.iter().find(|field| field.len() > MAX_LINE) {
+            return Classified {
+                outcome: Outcome::Malformed(Malformed::TooLong(field.len())),
+                msisdn: None,
+                province: None,
+            };
+        }
+        let line = match parse(fields) {
             Ok(line) => line,
             Err(malformed) => {
                 return Classified {

@@ -63,6 +63,9 @@ enum Command {
     /// Register the relying parties of the OpenID Connect provider.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Classify a telecom operator's whole subscriber base against the registry, and write
+    /// reports (reads the store, changes nothing).
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +323,25 @@ struct SeedArgs {
     seed: u64,
 }
 
+#[derive(Debug, Args)]
+struct ReconcileArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The operator's tax code, as the registry holds it.
+    #[arg(long)]
+    operator: String,
+    /// The subscriber file: CSV with the header
+    /// msisdn,citizen_number,name,birth_date,tax_code,activated_on, or JSON Lines (.jsonl)
+    /// with those members.
+    file: PathBuf,
+    /// The directory for the reports (made if missing; its reports are replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// Lines a person may hold at this operator: 3 by default, more under a contract.
+    #[arg(long, default_value_t = 3)]
+    limit: u32,
+}
+
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
     /// Create a token and print it once.
@@ -396,6 +418,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tokens(command) => tokens(command).await,
         Command::Log(command) => log_command(command).await,
         Command::Clients(command) => clients(command).await,
+        Command::Reconcile(args) => reconcile_command(args).await,
         Command::Keys(command) => keys(command).await,
         Command::DataKey(DataKeyCommand::Rotate { store }) => {
             let store = open_store(&store.config()?).await?;
@@ -633,6 +656,61 @@ async fn seed_command(args: SeedArgs) -> Result<()> {
         report.organisations,
         report.elapsed.as_secs_f64(),
         report.people_per_second()
+    );
+    Ok(())
+}
+
+async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
+    use dinhdanh::reconcile::{self, Format};
+    let tax_code = args
+        .operator
+        .trim()
+        .parse::<TaxCode>()
+        .map_err(|err| anyhow::anyhow!("--operator: {err}"))?;
+    if args.limit == 0 {
+        bail!("--limit must be at least 1");
+    }
+    let input = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let size = input.metadata().map(|meta| meta.len()).unwrap_or(0);
+    let store = open_store(&args.store.config()?).await?;
+    let operator = store
+        .find_organisation_by_tax_code(&tax_code)
+        .await?
+        .with_context(|| format!("no organisation has the tax code {tax_code}"))?;
+    if operator.kind != dinhdanh_core::OrganisationKind::TelecomOperator {
+        bail!("{tax_code} ({}) is not a telecom operator", operator.name);
+    }
+    let people = store.count_persons().await?;
+    let loading = progress_bar(people, "people");
+    let registry =
+        reconcile::load_registry(store.as_ref(), |done| loading.set_position(done)).await?;
+    loading.finish_and_clear();
+    let bar = reconcile::progress_bar(size);
+    let started = std::time::Instant::now();
+    let report = reconcile::reconcile(
+        &registry,
+        args.limit,
+        std::io::BufReader::with_capacity(1 << 20, input),
+        Format::of(&args.file),
+        &args.out,
+        |bytes, rows| reconcile::show(&bar, started, bytes, rows),
+    )?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let get = |class| report.classes.get(class).copied().unwrap_or(0);
+    println!(
+        "{}: {} lines in {elapsed:.1} s ({:.0} lines/s) against {} people: {} verified, {} \
+         rejected, {} duplicate, {} malformed; reports in {}",
+        operator.name,
+        report.rows,
+        report.rows as f64 / elapsed.max(1e-3),
+        registry.people(),
+        get("verified"),
+        get("rejected"),
+        get("duplicate"),
+        get("malformed"),
+        args.out.display()
     );
     Ok(())
 }

@@ -1,0 +1,327 @@
+//! `dinhdanh reconcile`: an operator's whole subscriber base, as CSV or JSON Lines, classified
+//! against the registry line by line, with reports written to a directory. It reads the
+//! store and writes only its reports: running it again on the same file gives the same
+//! reports and changes nothing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use dinhdanh_core::province::PROVINCES;
+use dinhdanh_store::RegistryStore;
+use dinhdanh_telecom::{COLUMNS, Classified, Malformed, Outcome, Reconciler, RegistryIndex};
+use indicatif::ProgressBar;
+use serde_json::{Map, Value, json};
+
+/// People read from the store per page while building the index.
+const PAGE: usize = 10_000;
+
+/// Fills an index of the registry: every person (opened, then kept as 16 bytes of facts and
+/// no name in clear) and every organisation. `progress` is told how many people are in.
+pub async fn load_registry(
+    store: &dyn RegistryStore,
+    progress: impl Fn(u64),
+) -> Result<RegistryIndex> {
+    let mut index = RegistryIndex::new();
+    let mut after = None;
+    let mut loaded = 0u64;
+    loop {
+        let page = store.list_persons(after, PAGE).await?;
+        for person in &page {
+            let personal = &person.personal;
+            index.insert_person(
+                &personal.citizen_number,
+                &personal.name,
+                personal.birth_date,
+                person.status,
+            );
+        }
+        loaded += page.len() as u64;
+        progress(loaded);
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.id),
+            _ => break,
+        }
+    }
+    for organisation in store.list_organisations().await? {
+        index.insert_organisation(&organisation.tax_code);
+    }
+    Ok(index)
+}
+
+/// The input's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with the header [`COLUMNS`].
+    Csv,
+    /// One JSON object a line, with the members [`COLUMNS`] (strings; absent or null is
+    /// empty).
+    JsonLines,
+}
+
+impl Format {
+    /// The format a file's name says: `.jsonl` or `.ndjson` is JSON Lines, anything else CSV.
+    pub fn of(path: &Path) -> Self {
+        match path.extension().and_then(|ext| ext.to_str()) {
+            Some("jsonl" | "ndjson") => Self::JsonLines,
+            _ => Self::Csv,
+        }
+    }
+}
+
+/// What a run counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Data lines read (the header not counted).
+    pub rows: u64,
+    /// Lines by class: `verified`, `rejected`, `duplicate`, `malformed`.
+    pub classes: BTreeMap<&'static str, u64>,
+    /// Rejected lines by reason (a line with two reasons counts under both).
+    pub reasons: BTreeMap<&'static str, u64>,
+    /// By the holder's birth province (code), lines by class.
+    pub provinces: BTreeMap<u16, BTreeMap<&'static str, u64>>,
+    /// How many people hold 1, 2, 3 … verified lines at this operator.
+    pub lines_per_person: BTreeMap<u32, u64>,
+}
+
+fn class_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Verified => "verified",
+        Outcome::Rejected(_) => "rejected",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Malformed(_) => "malformed",
+    }
+}
+
+/// The reports' files in `out`, written as the lines are read.
+struct Writers {
+    junk: std::io::BufWriter<std::fs::File>,
+    malformed: std::io::BufWriter<std::fs::File>,
+}
+
+fn create(out: &Path, name: &str) -> Result<std::io::BufWriter<std::fs::File>> {
+    let path = out.join(name);
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+/// Reads `input` to its end, classifying each line, and writes to `out`: `junk.csv` (each
+/// rejected or duplicate line: line number, number, class, reasons), `malformed.csv` (line
+/// number and what is wrong), `summary.json`, `summary.txt` and `sims_per_person.csv`.
+/// `progress` is told the bytes and lines read so far.
+pub fn reconcile(
+    registry: &RegistryIndex,
+    limit: u32,
+    mut input: impl BufRead,
+    format: Format,
+    out: &Path,
+    progress: impl Fn(u64, u64),
+) -> Result<Report> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut writers = Writers {
+        junk: create(out, "junk.csv")?,
+        malformed: create(out, "malformed.csv")?,
+    };
+    writeln!(writers.junk, "line,msisdn,class,reasons")?;
+    writeln!(writers.malformed, "line,reason")?;
+    let mut reconciler = Reconciler::new(registry, limit);
+    let mut report = Report::default();
+    let mut buffer = Vec::with_capacity(256);
+    let mut bytes = 0u64;
+    let mut number = 0u64;
+    loop {
+        buffer.clear();
+        let read = input
+            .read_until(b'\n', &mut buffer)
+            .context("cannot read the input")?;
+        if read == 0 {
+            break;
+        }
+        bytes += read as u64;
+        number += 1;
+        let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+        if number == 1 && format == Format::Csv {
+            let header = String::from_utf8_lossy(line);
+            if header.trim_end_matches('\r') != COLUMNS.join(",") {
+                bail!(
+                    "line 1 must be the header {}, not {:?}",
+                    COLUMNS.join(","),
+                    header.chars().take(80).collect::<String>()
+                );
+            }
+            continue;
+        }
+        let classified = match format {
+            Format::Csv => reconciler.classify(line),
+            Format::JsonLines => classify_json(&mut reconciler, line),
+        };
+        count(&mut report, &mut writers, number, &classified)?;
+        if number.is_multiple_of(65_536) {
+            progress(bytes, report.rows);
+        }
+    }
+    if number == 0 && format == Format::Csv {
+        bail!("the file is empty: it has no header line");
+    }
+    progress(bytes, report.rows);
+    for lines in reconciler.lines_per_person() {
+        *report.lines_per_person.entry(lines).or_default() += 1;
+    }
+    writers.junk.flush()?;
+    writers.malformed.flush()?;
+    write_summaries(&report, out)?;
+    Ok(report)
+}
+
+fn classify_json(reconciler: &mut Reconciler<'_>, line: &[u8]) -> Classified {
+    let malformed = |why| Classified {
+        outcome: Outcome::Malformed(why),
+        msisdn: None,
+        province: None,
+    };
+    if line.len() > dinhdanh_telecom::MAX_LINE {
+        return malformed(Malformed::TooLong(line.len()));
+    }
+    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(line) else {
+        return malformed(Malformed::NotJson);
+    };
+    if object.keys().any(|key| !COLUMNS.contains(&key.as_str())) {
+        return malformed(Malformed::NotJson);
+    }
+    let mut fields = Vec::with_capacity(COLUMNS.len());
+    for column in COLUMNS {
+        match object.get(column) {
+            None | Some(Value::Null) => fields.push(""),
+            Some(Value::String(text)) => fields.push(text.as_str()),
+            Some(_) => return malformed(Malformed::Field(column)),
+        }
+    }
+    reconciler.classify_fields(&fields)
+}
+
+fn count(
+    report: &mut Report,
+    writers: &mut Writers,
+    line: u64,
+    classified: &Classified,
+) -> Result<()> {
+    report.rows += 1;
+    let class = class_of(&classified.outcome);
+    *report.classes.entry(class).or_default() += 1;
+    if let Some(province) = classified.province {
+        *report
+            .provinces
+            .entry(province)
+            .or_default()
+            .entry(class)
+            .or_default() += 1;
+    }
+    let msisdn = classified
+        .msisdn
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    match &classified.outcome {
+        Outcome::Verified => {}
+        Outcome::Rejected(reasons) => {
+            let names: Vec<&str> = reasons.iter().map(|reason| reason.as_str()).collect();
+            for name in &names {
+                *report.reasons.entry(name).or_default() += 1;
+            }
+            writeln!(writers.junk, "{line},{msisdn},rejected,{}", names.join(" "))?;
+        }
+        Outcome::Duplicate => writeln!(writers.junk, "{line},{msisdn},duplicate,")?,
+        Outcome::Malformed(why) => writeln!(writers.malformed, "{line},{why}")?,
+    }
+    Ok(())
+}
+
+fn province_name(code: u16) -> String {
+    PROVINCES
+        .iter()
+        .find(|province| province.code == code)
+        .map_or_else(|| format!("{code:03}"), ToString::to_string)
+}
+
+fn write_summaries(report: &Report, out: &Path) -> Result<()> {
+    let provinces: Map<String, Value> = report
+        .provinces
+        .iter()
+        .map(|(code, classes)| (province_name(*code), json!(classes)))
+        .collect();
+    let summary = json!({
+        "rows": report.rows,
+        "classes": report.classes,
+        "reasons": report.reasons,
+        "provinces": provinces,
+        "lines_per_person": report
+            .lines_per_person
+            .iter()
+            .map(|(lines, people)| (lines.to_string(), json!(people)))
+            .collect::<Map<String, Value>>(),
+    });
+    let path = out.join("summary.json");
+    std::fs::write(&path, format!("{summary:#}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+
+    let mut text = create(out, "summary.txt")?;
+    writeln!(text, "{:<32} {:>12}", "lines", report.rows)?;
+    for (class, count) in &report.classes {
+        writeln!(text, "{:<32} {:>12}", class, count)?;
+    }
+    writeln!(text)?;
+    writeln!(text, "{:<32} {:>12}", "rejected, by reason", "lines")?;
+    for (reason, count) in &report.reasons {
+        writeln!(text, "{:<32} {:>12}", reason, count)?;
+    }
+    writeln!(text)?;
+    writeln!(
+        text,
+        "{:<32} {:>10} {:>10} {:>10} {:>10}",
+        "province", "verified", "rejected", "duplicate", "malformed"
+    )?;
+    for (code, classes) in &report.provinces {
+        let get = |class| classes.get(class).copied().unwrap_or(0);
+        writeln!(
+            text,
+            "{:<32} {:>10} {:>10} {:>10} {:>10}",
+            province_name(*code),
+            get("verified"),
+            get("rejected"),
+            get("duplicate"),
+            get("malformed")
+        )?;
+    }
+    text.flush()?;
+
+    let mut per_person = create(out, "sims_per_person.csv")?;
+    writeln!(per_person, "verified_lines,people")?;
+    for (lines, people) in &report.lines_per_person {
+        writeln!(per_person, "{lines},{people}")?;
+    }
+    per_person.flush()?;
+    Ok(())
+}
+
+/// A progress bar over the input's bytes, with the lines read and their rate.
+pub fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Tells `bar` the bytes and lines read since `started`.
+pub fn show(bar: &ProgressBar, started: Instant, bytes: u64, rows: u64) {
+    bar.set_position(bytes);
+    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
+    bar.set_message(format!("{rows} lines, {rate:.0} lines/s"));
+}

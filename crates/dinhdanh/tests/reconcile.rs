@@ -1,0 +1,180 @@
+//! `dinhdanh reconcile` on a seeded store and a synthetic operator file: exact counts per
+//! class, bad rows reported by line number, the same reports on a second run, and nothing
+//! changed in the store.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use common::run_in;
+use dinhdanh_core::{MobileNetwork, today_in_vietnam};
+use dinhdanh_synth::{
+    Expected, JunkShares, PopulationSpec, SUBSCRIBER_HEADER, SubscriberFileSpec, subscriber_file,
+};
+use serde_json::Value;
+
+/// The synthetic tax code of Viettel among the organisations seeded with `seed`.
+fn viettel(seed: u64) -> String {
+    dinhdanh_synth::organisations(seed)
+        .into_iter()
+        .find(|organisation| organisation.name == "Viettel")
+        .unwrap()
+        .tax_code
+        .as_str()
+        .to_owned()
+}
+
+#[test]
+fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| run_in(&data, args);
+    let (ok, out, err) = run(&["seed", "--people", "3000", "--seed", "41"]);
+    assert!(ok, "{out}{err}");
+
+    // The file: the seeded people's lines, then five bad rows.
+    let spec = SubscriberFileSpec {
+        seed: 3,
+        population: PopulationSpec {
+            seed: 41,
+            people: 3_000,
+            as_of: today_in_vietnam(jiff::Timestamp::now()),
+        },
+        operator: MobileNetwork::Viettel,
+        junk: JunkShares::default(),
+    };
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let path = dir.path().join("viettel.csv");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(file, "{SUBSCRIBER_HEADER}").unwrap();
+    let mut lines = 1u64;
+    let mut good = None;
+    for row in subscriber_file(&spec) {
+        writeln!(file, "{}", row.line).unwrap();
+        lines += 1;
+        let class = match row.expected {
+            Expected::Verified => {
+                good.get_or_insert_with(|| row.line.clone());
+                "verified"
+            }
+            Expected::Rejected(reason) => {
+                *reasons.entry(reason.as_str().to_owned()).or_default() += 1;
+                "rejected"
+            }
+            Expected::Duplicate => "duplicate",
+            Expected::Malformed => "malformed",
+        };
+        *expected.entry(class.to_owned()).or_default() += 1;
+    }
+    let good = good.unwrap();
+    let missing = good.rsplit_once(',').unwrap().0.to_owned();
+    let mut broken = good.clone().into_bytes();
+    broken[18] = 0xc3; // a lone lead byte
+    broken[19] = b'(';
+    let bad: [Vec<u8>; 4] = [
+        broken,
+        missing.into_bytes(),
+        format!("{good},extra").into_bytes(),
+        format!("{good}{}", "x".repeat(1 << 20)).into_bytes(),
+    ];
+    let mut bad_lines = Vec::new();
+    for row in &bad {
+        file.write_all(row).unwrap();
+        file.write_all(b"\n").unwrap();
+        lines += 1;
+        bad_lines.push(lines);
+    }
+    *expected.entry("malformed".to_owned()).or_default() += bad.len() as u64;
+    file.flush().unwrap();
+    drop(file);
+
+    let operator = viettel(41);
+    let out_dir = dir.path().join("reports");
+    let reconcile = || {
+        run(&[
+            "reconcile",
+            "--operator",
+            &operator,
+            path.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    let (ok, out, err) = reconcile();
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Viettel"), "{out}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let counts: BTreeMap<String, u64> = serde_json::from_value(summary["classes"].clone()).unwrap();
+    assert_eq!(counts, expected);
+    let counted_reasons: BTreeMap<String, u64> =
+        serde_json::from_value(summary["reasons"].clone()).unwrap();
+    assert_eq!(counted_reasons, reasons);
+    assert_eq!(summary["rows"], lines - 1);
+    assert!(!summary["provinces"].as_object().unwrap().is_empty());
+
+    // Each bad row is reported at its line number, with what is wrong.
+    let malformed = std::fs::read_to_string(out_dir.join("malformed.csv")).unwrap();
+    for (line, why) in bad_lines.iter().zip([
+        "not valid UTF-8",
+        "5 columns",
+        "7 columns",
+        "more than 4096",
+    ]) {
+        let reported = malformed
+            .lines()
+            .find(|l| l.starts_with(&format!("{line},")))
+            .unwrap_or_else(|| panic!("line {line} not reported: {malformed}"));
+        assert!(reported.contains(why), "{reported}");
+    }
+    let junk = std::fs::read_to_string(out_dir.join("junk.csv")).unwrap();
+    assert_eq!(
+        junk.lines().count() as u64 - 1,
+        expected["rejected"] + expected["duplicate"]
+    );
+    assert!(
+        std::fs::read_to_string(out_dir.join("summary.txt"))
+            .unwrap()
+            .contains("province")
+    );
+
+    // Again: the same reports, and the store as it was.
+    let before = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let (ok, _, err) = reconcile();
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("summary.json")).unwrap(),
+        before
+    );
+    let (ok, _, err) = run(&["seed", "--people", "3000", "--seed", "41"]);
+    assert!(!ok && err.contains("already in the database"), "{err}");
+
+    // Refused: an operator that is not one, and an empty file, each in one line.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, _, err) = run(&[
+        "reconcile",
+        "--operator",
+        &operator,
+        empty.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("empty"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, _, err) = run(&[
+        "reconcile",
+        "--operator",
+        "0000000000",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
