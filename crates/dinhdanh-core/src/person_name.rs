@@ -8,8 +8,8 @@
 use crate::IdentifierError;
 use std::fmt;
 use std::str::FromStr;
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// Most characters a name may have once normalised.
 const MAX_CHARS: usize = 100;
@@ -42,6 +42,12 @@ impl PersonName {
     ///
     /// For matching only (search, duplicate detection); never show it as the person's name.
     pub fn folded(&self) -> String {
+        self.folded_chars().collect()
+    }
+
+    /// The characters of [`PersonName::folded`], without building the string: for hashing
+    /// or comparing many names.
+    pub fn folded_chars(&self) -> impl Iterator<Item = char> + '_ {
         self.0
             .nfd()
             .filter(|&c| !is_combining_mark(c))
@@ -52,7 +58,6 @@ impl PersonName {
                 other => other,
             })
             .flat_map(char::to_lowercase)
-            .collect()
     }
 }
 
@@ -63,48 +68,58 @@ impl FromStr for PersonName {
         if text.len() > MAX_INPUT_BYTES {
             return Err(IdentifierError::PersonName);
         }
-        let mut name = String::with_capacity(text.len());
-        let mut chars = 0;
-        let mut has_letter = false;
-        let mut space_pending = false;
-        // Whether the previous character was a letter or mark that a combining mark can
-        // attach to.
-        let mut after_letter = false;
-        for c in text.nfc() {
-            if c.is_whitespace() {
-                space_pending = !name.is_empty();
-                after_letter = false;
-                continue;
-            }
-            if space_pending {
-                name.push(' ');
-                chars += 1;
-                space_pending = false;
-            }
-            let c = if c == '\u{2019}' { '\'' } else { c };
-            if is_combining_mark(c) {
-                if !after_letter {
-                    return Err(IdentifierError::PersonName);
-                }
-            } else if c.is_alphabetic() {
-                has_letter = true;
-                after_letter = true;
-            } else if matches!(c, '\'' | '-' | '.') {
-                after_letter = false;
-            } else {
-                return Err(IdentifierError::PersonName);
-            }
-            name.push(c);
-            chars += 1;
-            if chars > MAX_CHARS {
-                return Err(IdentifierError::PersonName);
-            }
+        // Most input is in NFC already (precomposed Vietnamese letters): the quick check
+        // spares normalising it again.
+        match is_nfc_quick(text.chars()) {
+            IsNormalized::Yes => canonical(text, text.chars()),
+            IsNormalized::No | IsNormalized::Maybe => canonical(text, text.nfc()),
         }
-        if !has_letter {
+    }
+}
+
+/// The canonical form of a name from its characters in NFC (see [`PersonName`]).
+fn canonical(text: &str, nfc: impl Iterator<Item = char>) -> Result<PersonName, IdentifierError> {
+    let mut name = String::with_capacity(text.len());
+    let mut chars = 0;
+    let mut has_letter = false;
+    let mut space_pending = false;
+    // Whether the previous character was a letter or mark that a combining mark can
+    // attach to.
+    let mut after_letter = false;
+    for c in nfc {
+        if c.is_whitespace() {
+            space_pending = !name.is_empty();
+            after_letter = false;
+            continue;
+        }
+        if space_pending {
+            name.push(' ');
+            chars += 1;
+            space_pending = false;
+        }
+        let c = if c == '\u{2019}' { '\'' } else { c };
+        if is_combining_mark(c) {
+            if !after_letter {
+                return Err(IdentifierError::PersonName);
+            }
+        } else if c.is_alphabetic() {
+            has_letter = true;
+            after_letter = true;
+        } else if matches!(c, '\'' | '-' | '.') {
+            after_letter = false;
+        } else {
             return Err(IdentifierError::PersonName);
         }
-        Ok(Self(name))
+        name.push(c);
+        chars += 1;
+        if chars > MAX_CHARS {
+            return Err(IdentifierError::PersonName);
+        }
     }
+    if !has_letter {
+        return Err(IdentifierError::PersonName);
+    }
+    Ok(PersonName(name))
 }
 
 impl fmt::Display for PersonName {

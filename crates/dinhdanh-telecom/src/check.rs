@@ -30,10 +30,14 @@ pub struct NameKey(u64);
 impl NameKey {
     /// The key of a name.
     pub fn of(name: &PersonName) -> Self {
-        let folded = name.folded();
-        Self(folded.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        }))
+        let mut buffer = [0u8; 4];
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for c in name.folded_chars() {
+            for byte in c.encode_utf8(&mut buffer).bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        Self(hash)
     }
 }
 

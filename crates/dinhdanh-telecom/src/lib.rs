@@ -12,4 +12,6 @@ pub use check::{
     DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, Verdict, check,
 };
 pub use line::{BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status};
-pub use reconcile::{COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Reconciler, RegistryIndex};
+pub use reconcile::{
+    COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Prepared, Reconciler, RegistryIndex,
+};

@@ -213,6 +213,73 @@ fn holder_key(holder: &DeclaredHolder) -> u64 {
     }
 }
 
+/// A line parsed and checked against the registry: all that does not depend on earlier
+/// lines. Made on any thread ([`RegistryIndex::prepare`]), settled in file order
+/// ([`Reconciler::settle`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared(Result<PreparedLine, Malformed>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PreparedLine {
+    msisdn: Msisdn,
+    holder: u64,
+    /// A person the registry holds: the operator's limit applies.
+    limited: bool,
+    province: Option<u16>,
+    /// What the registry alone says against the line.
+    reasons: Vec<Reason>,
+}
+
+impl Prepared {
+    /// A line found malformed before it reached the registry (JSON that does not parse, say).
+    pub fn malformed(why: Malformed) -> Self {
+        Self(Err(why))
+    }
+}
+
+impl RegistryIndex {
+    /// Parses a CSV line (without its line break) and checks it against the registry.
+    pub fn prepare(&self, bytes: &[u8]) -> Prepared {
+        match split(bytes) {
+            Ok(fields) => self.prepare_fields(&fields),
+            Err(malformed) => Prepared(Err(malformed)),
+        }
+    }
+
+    /// Parses a record given as its fields, in [`COLUMNS`] order (a line of JSON Lines,
+    /// say; an absent field is empty), and checks it against the registry.
+    pub fn prepare_fields(&self, fields: &[&str]) -> Prepared {
+        if let Some(field) = fields.iter().find(|field| field.len() > MAX_LINE) {
+            return Prepared(Err(Malformed::TooLong(field.len())));
+        }
+        let line = match parse(fields) {
+            Ok(line) => line,
+            Err(malformed) => return Prepared(Err(malformed)),
+        };
+        let holder = self.holder(&line.holder);
+        let limited = matches!(holder, HolderFacts::Person(_));
+        // The registry's reasons only: the limit and the number's holder depend on the
+        // lines before, which `settle` knows.
+        let facts = SubscriptionFacts {
+            holder,
+            held_at_operator: 0,
+            operator_limit: u32::MAX,
+            msisdn_held_by_another: false,
+        };
+        let reasons = check(&line.holder, &facts).reasons;
+        Prepared(Ok(PreparedLine {
+            msisdn: line.msisdn,
+            holder: holder_key(&line.holder),
+            limited,
+            province: match &line.holder {
+                DeclaredHolder::Person { number, .. } => Some(number.province().code),
+                DeclaredHolder::Organisation { .. } => None,
+            },
+            reasons,
+        }))
+    }
+}
+
 /// Classifies an operator file's lines in order; see the module docs.
 #[derive(Debug)]
 pub struct Reconciler<'a> {
@@ -241,27 +308,21 @@ impl<'a> Reconciler<'a> {
     /// Classifies the next line of a CSV file (without its line break). Never fails:
     /// whatever the bytes, the answer says what they are.
     pub fn classify(&mut self, bytes: &[u8]) -> Classified {
-        match split(bytes) {
-            Ok(fields) => self.classify_fields(&fields),
-            Err(malformed) => Classified {
-                outcome: Outcome::Malformed(malformed),
-                msisdn: None,
-                province: None,
-            },
-        }
+        let prepared = self.registry.prepare(bytes);
+        self.settle(prepared)
     }
 
-    /// Classifies the next record given as its fields, in [`COLUMNS`] order (a line of
-    /// JSON Lines, say; an absent field is empty).
+    /// Classifies the next record given as its fields; see [`RegistryIndex::prepare_fields`].
     pub fn classify_fields(&mut self, fields: &[&str]) -> Classified {
-        if let Some(field) = fields.iter().find(|field| field.len() > MAX_LINE) {
-            return Classified {
-                outcome: Outcome::Malformed(Malformed::TooLong(field.len())),
-                msisdn: None,
-                province: None,
-            };
-        }
-        let line = match parse(fields) {
+        let prepared = self.registry.prepare_fields(fields);
+        self.settle(prepared)
+    }
+
+    /// Classifies the next line, prepared on any thread: whether it repeats an earlier line,
+    /// exceeds its holder's limit or takes a number another holder's verified line holds
+    /// (the reasons listed after the registry's, in [`Reason::ALL`] order).
+    pub fn settle(&mut self, prepared: Prepared) -> Classified {
+        let line = match prepared.0 {
             Ok(line) => line,
             Err(malformed) => {
                 return Classified {
@@ -271,32 +332,26 @@ impl<'a> Reconciler<'a> {
                 };
             }
         };
-        let province = match &line.holder {
-            DeclaredHolder::Person { number, .. } => Some(number.province().code),
-            DeclaredHolder::Organisation { .. } => None,
-        };
-        let key = holder_key(&line.holder);
-        let outcome = if self.seen.insert((line.msisdn, key)) {
-            let facts = SubscriptionFacts {
-                holder: self.registry.holder(&line.holder),
-                held_at_operator: match line.holder {
-                    DeclaredHolder::Person { .. } => self.verified.get(&key).copied().unwrap_or(0),
-                    // Organisations hold lines by contract, without the personal limit.
-                    DeclaredHolder::Organisation { .. } => 0,
-                },
-                operator_limit: self.limit,
-                msisdn_held_by_another: self
-                    .holders
-                    .get(&line.msisdn)
-                    .is_some_and(|holder| *holder != key),
-            };
-            let verdict = check(&line.holder, &facts);
-            if verdict.verified() {
-                self.holders.insert(line.msisdn, key);
-                *self.verified.entry(key).or_default() += 1;
+        let outcome = if self.seen.insert((line.msisdn, line.holder)) {
+            let mut reasons = line.reasons;
+            if line.limited && self.verified.get(&line.holder).copied().unwrap_or(0) >= self.limit {
+                reasons.push(Reason::OverOperatorLimit);
+            }
+            if self
+                .holders
+                .get(&line.msisdn)
+                .is_some_and(|holder| *holder != line.holder)
+            {
+                reasons.push(Reason::MsisdnHeldByAnother);
+            }
+            if reasons.is_empty() {
+                self.holders.insert(line.msisdn, line.holder);
+                if line.limited {
+                    *self.verified.entry(line.holder).or_default() += 1;
+                }
                 Outcome::Verified
             } else {
-                Outcome::Rejected(verdict.reasons)
+                Outcome::Rejected(reasons)
             }
         } else {
             Outcome::Duplicate
@@ -304,11 +359,11 @@ impl<'a> Reconciler<'a> {
         Classified {
             outcome,
             msisdn: Some(line.msisdn),
-            province,
+            province: line.province,
         }
     }
 
-    /// Each person's verified lines at this operator, by their index key.
+    /// Each person's verified lines at this operator.
     pub fn lines_per_person(&self) -> impl Iterator<Item = u32> + '_ {
         self.verified.values().copied()
     }
