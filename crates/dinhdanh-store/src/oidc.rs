@@ -561,8 +561,8 @@ pub trait OidcStore: Send + Sync + 'static {
 
     /// Signs a person out everywhere, in one transaction: ends every browser session of
     /// theirs, revokes every live grant they made (for themselves, or as a guardian for a
-    /// child), and tells their platforms (CAEP `session-revoked`). Returns how many grants
-    /// were revoked.
+    /// child), and tells their platforms, and those of each child whose grant ended (CAEP
+    /// `session-revoked`). Returns how many grants were revoked.
     async fn end_sessions(&self, person: PersonId) -> Result<u64, StoreError>;
 
     /// Replaces a person's password hash, clears their failed logins, ends every browser
@@ -1816,6 +1816,17 @@ impl OidcStore for SqlOidcStore {
             .bind(person.to_string())
             .execute(&mut *tx)
             .await?;
+        // The children whose sessions, begun by this guardian, end too.
+        let children = sqlx::query(
+            "SELECT DISTINCT person_id FROM oidc_grants \
+             WHERE actor_id = $1 AND person_id <> $1 AND revoked_at IS NULL",
+        )
+        .bind(person.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| parsed::<PersonId>(&row.try_get::<String, _>(0)?, "oidc_grants.person_id"))
+        .collect::<Result<Vec<_>, _>>()?;
         let revoked = sqlx::query(
             "UPDATE oidc_grants SET revoked_at = $1 \
              WHERE (person_id = $2 OR actor_id = $2) AND revoked_at IS NULL",
@@ -1825,12 +1836,9 @@ impl OidcStore for SqlOidcStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        record_signal(
-            &mut tx,
-            &self.keys,
-            session_revoked(person, None, "user", at),
-        )
-        .await?;
+        for told in std::iter::once(person).chain(children) {
+            record_signal(&mut tx, &self.keys, session_revoked(told, None, "user", at)).await?;
+        }
         tx.commit().await?;
         Ok(revoked)
     }

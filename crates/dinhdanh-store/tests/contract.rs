@@ -228,6 +228,7 @@ contract!(
     oidc_service_tokens_expire_and_pairwise_subjects_resolve,
     bindings_are_limited_per_person_and_platform_and_sealed,
     oidc_sessions_end_when_they_expire_or_are_deleted,
+    signing_out_everywhere_ends_sessions_and_grants_and_tells_every_platform,
     oidc_authorization_requests_are_taken_once,
     oidc_consents_are_recorded_with_their_disclosure,
     oidc_codes_are_single_use_and_a_replay_revokes_the_grant,
@@ -1596,6 +1597,101 @@ async fn oidc_sessions_end_when_they_expire_or_are_deleted(db: &TestDb) {
     oidc.delete_session(&id.hash()).await.unwrap();
     assert_eq!(oidc.find_session(&id.hash(), now).await.unwrap(), None);
     oidc.delete_session(&id.hash()).await.unwrap();
+}
+
+async fn signing_out_everywhere_ends_sessions_and_grants_and_tells_every_platform(db: &TestDb) {
+    let (oidc, guardian, client) = oidc_setup(db).await;
+    let child = oidc_other_person(db).await;
+    let session = |person| LoginSession {
+        person_id: person,
+        eid_level: EidLevel::Level1,
+        auth_time: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
+        expires_at: Timestamp::from_microsecond(minutes(30).as_microsecond()).unwrap(),
+    };
+    let (mine, childs) = (ApiToken::generate().unwrap(), ApiToken::generate().unwrap());
+    oidc.insert_session(&mine.hash(), &session(guardian))
+        .await
+        .unwrap();
+    oidc.insert_session(&childs.hash(), &session(child))
+        .await
+        .unwrap();
+    let grant = |person, actor| NewGrant {
+        client_id: client.id.clone(),
+        person_id: person,
+        scopes: "openid".to_owned(),
+        redirect_uri: client.redirect_uris[0].clone(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        nonce: None,
+        eid_level: EidLevel::Level1,
+        actor_id: actor,
+        auth_time: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
+    };
+    let token = |kind, expires_at| NewToken {
+        hash: ApiToken::generate().unwrap().hash(),
+        kind,
+        expires_at,
+    };
+    let mut grants = Vec::new();
+    for (person, actor, live) in [
+        (guardian, None, false),
+        (child, Some(guardian), false),
+        (child, None, true),
+    ] {
+        let recorded = oidc
+            .insert_grant(&grant(person, actor), &token(TokenKind::Code, minutes(1)))
+            .await
+            .unwrap();
+        grants.push((recorded.id, live));
+    }
+
+    assert_eq!(oidc.end_sessions(guardian).await.unwrap(), 2);
+    let now = Timestamp::now();
+    assert_eq!(oidc.find_session(&mine.hash(), now).await.unwrap(), None);
+    assert!(
+        oidc.find_session(&childs.hash(), now)
+            .await
+            .unwrap()
+            .is_some(),
+        "the child's own session stays"
+    );
+    // Issuing on each grant tells whether it is live: the guardian's and the one they made
+    // for the child are revoked, the child's own is not.
+    for (id, live) in grants {
+        let issued = oidc
+            .issue_tokens(
+                id,
+                None,
+                &[token(TokenKind::Access, minutes(10))],
+                &disclosure(guardian, &["sub"]),
+                String::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(matches!(issued, Issued::Disclosed(_)), live, "{id}");
+    }
+    // The guardian's platforms hear of it, and the child's.
+    let mut told: Vec<String> = db
+        .store
+        .signals()
+        .list_signals(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|signal| signal.event == "session-revoked")
+        .map(|signal| {
+            assert_eq!(signal.detail["initiating_entity"], "user");
+            signal.person_id.to_string()
+        })
+        .collect();
+    told.sort();
+    let mut expected = vec![guardian.to_string(), child.to_string()];
+    expected.sort();
+    assert_eq!(told, expected);
+    assert_eq!(
+        oidc.end_sessions(guardian).await.unwrap(),
+        0,
+        "nothing left"
+    );
 }
 
 async fn oidc_authorization_requests_are_taken_once(db: &TestDb) {
