@@ -115,6 +115,42 @@ fn disclosure(
     }
 }
 
+/// Serves `store` on a loopback port: its address, and the server's state.
+async fn serve(store: &Arc<dyn RegistryStore>) -> (std::net::SocketAddr, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
+        issuer: format!("http://{address}"),
+        ..OidcConfig::default()
+    });
+    tokio::spawn(dinhdanh_server::serve(
+        listener,
+        dinhdanh_server::app(state.clone()),
+        std::future::pending(),
+    ));
+    (address, state)
+}
+
+/// The platform's own access token for `scope` (client credentials).
+async fn service_token(
+    http: &reqwest::Client,
+    address: std::net::SocketAddr,
+    platform: &common::Platform,
+    scope: &str,
+) -> String {
+    let granted: serde_json::Value = http
+        .post(format!("http://{address}/token"))
+        .basic_auth(&platform.client_id, Some(&platform.secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    granted["access_token"].as_str().unwrap().to_owned()
+}
+
 struct Checks {
     backend: String,
     checks: f64,
@@ -129,29 +165,9 @@ async fn binding_checks(count: usize) -> Checks {
     let platform = common::platform(store.as_ref(), "0100000998", "rp-checks", "openid").await;
     let people = common::people(store.as_ref(), 1_000, true).await;
     let bindings = Arc::new(bind_all(store.as_ref(), platform.organisation, &people).await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
-        issuer: format!("http://{address}"),
-        ..OidcConfig::default()
-    });
-    tokio::spawn(dinhdanh_server::serve(
-        listener,
-        dinhdanh_server::app(state),
-        std::future::pending(),
-    ));
+    let (address, _) = serve(&store).await;
     let http = common::http_client();
-    let granted: serde_json::Value = http
-        .post(format!("http://{address}/token"))
-        .basic_auth(&platform.client_id, Some(&platform.secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "bindings")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = Arc::new(granted["access_token"].as_str().unwrap().to_owned());
+    let token = Arc::new(service_token(&http, address, &platform, "bindings").await);
 
     let before = store.disclosure_log().sizes().await.unwrap();
     let (checks, checks_cpu) = {
@@ -249,30 +265,10 @@ async fn events_delivered(count: usize) -> Events {
     let platform = common::platform(store.as_ref(), "0100000997", "rp-events", "openid").await;
     let people = common::people(store.as_ref(), count, true).await;
     bind_all(store.as_ref(), platform.organisation, &people).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
-        issuer: format!("http://{address}"),
-        ..OidcConfig::default()
-    });
-    tokio::spawn(dinhdanh_server::serve(
-        listener,
-        dinhdanh_server::app(state.clone()),
-        std::future::pending(),
-    ));
+    let (address, state) = serve(&store).await;
     let (url, received) = receiver().await;
     let http = common::http_client();
-    let granted: serde_json::Value = http
-        .post(format!("http://{address}/token"))
-        .basic_auth(&platform.client_id, Some(&platform.secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "signals")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = granted["access_token"].as_str().unwrap();
+    let token = &service_token(&http, address, &platform, "signals").await;
     let stream = http
         .post(format!("http://{address}/ssf/streams"))
         .bearer_auth(token)

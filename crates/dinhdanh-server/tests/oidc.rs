@@ -879,14 +879,7 @@ async fn platforms_bind_accounts_within_the_limit_and_learn_when_they_stop_holdi
         1,
     )
     .await;
-    let other_access = expect_json(
-        token_request(&app, &other, &[("grant_type", "client_credentials")]).await,
-        StatusCode::OK,
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_access = service_token(&app, &other).await;
     assert_eq!(
         check(other_access.clone(), id.clone()).await.status(),
         StatusCode::NOT_FOUND
@@ -2441,6 +2434,18 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .unwrap()
 }
 
+/// The client's own access token, from the client credentials grant.
+async fn service_token(app: &TestApp, rp: &TestClient) -> String {
+    expect_json(
+        token_request(app, rp, &[("grant_type", "client_credentials")]).await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// What a login at a platform gave, and the binding the platform then made.
 struct SignedIn {
     code: String,
@@ -2500,14 +2505,7 @@ async fn polling_platform(app: &TestApp, n: usize, scope: &str) -> (TestClient, 
         1,
     )
     .await;
-    let access = expect_json(
-        token_request(app, &rp, &[("grant_type", "client_credentials")]).await,
-        StatusCode::OK,
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = service_token(app, &rp).await;
     let stream = expect_json(
         app.client
             .post(app.url("/ssf/streams"))
@@ -2603,14 +2601,7 @@ async fn platforms_hear_of_deaths_and_guardians_by_push_and_poll_exactly_once() 
         1,
     )
     .await;
-    let access = expect_json(
-        token_request(&app, &rp, &[("grant_type", "client_credentials")]).await,
-        StatusCode::OK,
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = service_token(&app, &rp).await;
     let (http, base) = (app.client.clone(), app.base_url.clone());
     let call = |method: reqwest::Method, path: &str| {
         http.request(method, format!("{base}{path}"))
