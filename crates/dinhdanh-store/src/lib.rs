@@ -9,6 +9,7 @@ mod model;
 mod oidc;
 mod signals;
 mod sql;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ pub use model::{
     DisclosureId, GuardianRelationship, Guardianship, NewOperatorToken, NewOrganisation, NewPerson,
     OperatorRole, OperatorToken, OperatorTokenId, Organisation, OrganisationId, OrganisationUpdate,
     Person, PersonId, PersonRuleError, PersonUpdate, PersonalData, SigningKeyRecord,
-    SigningKeyState, UnknownRole,
+    SigningKeyState, SubscriptionId, UnknownRole,
 };
 pub use oidc::{
     Account, Ceremony, Client, ClientAuth, FoundToken, Grant, GrantId, Issued, LoginSession,
@@ -37,6 +38,10 @@ pub use signals::{
     AgeWatch, FanOut, NewStream, OutboxEvent, PushResult, Signal, SignalStore, Stream, StreamReach,
 };
 pub use sql::PreparedPersons;
+pub use subscriptions::{
+    Cause, FaceCheck, Holder, LINE_STATUS_EVENT, LineFacts, LineTransition, NewSubscription,
+    Subscription, SubscriptionStore,
+};
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +129,9 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Shared Signals streams, signals and the outbox.
     fn signals(&self) -> Arc<dyn SignalStore>;
+
+    /// Telecom subscriptions and their lines' transitions.
+    fn subscriptions(&self) -> Arc<dyn SubscriptionStore>;
 
     /// Registers a person. A taken citizen number is `Conflict("citizen number")`.
     async fn insert_person(&self, person: &NewPerson) -> Result<Person, StoreError>;

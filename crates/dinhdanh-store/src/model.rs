@@ -70,6 +70,10 @@ id_type!(
     /// The id of a disclosure record, given to the recipient with the data it covers.
     DisclosureId
 );
+id_type!(
+    /// The id of a telecom subscription.
+    SubscriptionId
+);
 
 /// The personal fields of a person: the data that is sealed at rest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -210,6 +210,13 @@ pub trait SignalStore: Send + Sync + 'static {
         organisation: Option<OrganisationId>,
     ) -> Result<Vec<StreamReach>, StoreError>;
 
+    /// The streams, not disabled, of an organisation's clients: an operator hears of its
+    /// own lines through all of them.
+    async fn list_streams_of(
+        &self,
+        organisation: OrganisationId,
+    ) -> Result<Vec<StreamReach>, StoreError>;
+
     /// Fans signals out, all in one transaction: for each, deletes the signal and queues each
     /// `(stream, event)` with the disclosure records. For each, `false` if another node
     /// fanned it out first (then nothing of it is written).
@@ -333,6 +340,15 @@ pub(crate) async fn record_signal(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A stream as a row of `(id, client_id, config)` names it.
+fn stream_reach(row: &AnyRow) -> Result<StreamReach, StoreError> {
+    Ok(StreamReach {
+        stream_id: row.try_get(0)?,
+        client_id: row.try_get(1)?,
+        config: row.try_get(2)?,
+    })
 }
 
 /// Queues an event for a stream inside the caller's transaction, sealed, and returns its
@@ -619,6 +635,21 @@ impl SignalStore for SqlSignalStore {
         Ok(signals)
     }
 
+    async fn list_streams_of(
+        &self,
+        organisation: OrganisationId,
+    ) -> Result<Vec<StreamReach>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.client_id, s.config FROM ssf_streams s \
+             JOIN oidc_clients c ON c.id = s.client_id \
+             WHERE s.status <> 'disabled' AND c.organisation_id = $1 ORDER BY s.id",
+        )
+        .bind(organisation.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stream_reach).collect()
+    }
+
     async fn list_streams_reaching(
         &self,
         person: PersonId,
@@ -643,15 +674,7 @@ impl SignalStore for SqlSignalStore {
         .bind(organisation.map(|id| id.to_string()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StreamReach {
-                    stream_id: row.try_get(0)?,
-                    client_id: row.try_get(1)?,
-                    config: row.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stream_reach).collect()
     }
 
     async fn fan_out(&self, batch: &[FanOut]) -> Result<Vec<bool>, StoreError> {

@@ -29,6 +29,7 @@ use crate::model::{
 };
 use crate::oidc::{OidcStore, SqlOidcStore};
 use crate::signals::{NewSignal, SignalStore, SqlSignalStore, record_signal};
+use crate::subscriptions::{SqlSubscriptionStore, SubscriptionStore};
 use crate::{Backend, RegistryStore, StoreError, StoreOptions};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -175,6 +176,7 @@ pub(crate) struct SqlStore {
     oidc: Arc<SqlOidcStore>,
     bindings: Arc<SqlBindingStore>,
     signals: Arc<SqlSignalStore>,
+    subscriptions: Arc<SqlSubscriptionStore>,
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so that a new file is created.
@@ -293,6 +295,11 @@ impl SqlStore {
             Arc::clone(&keys),
             Arc::clone(&log),
         ));
+        let subscriptions = Arc::new(SqlSubscriptionStore::new(
+            pool.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&log),
+        ));
         Ok(Self {
             pool,
             backend,
@@ -301,6 +308,7 @@ impl SqlStore {
             oidc,
             bindings,
             signals,
+            subscriptions,
         })
     }
 
@@ -477,6 +485,10 @@ impl RegistryStore for SqlStore {
 
     fn signals(&self) -> Arc<dyn SignalStore> {
         Arc::clone(&self.signals) as Arc<dyn SignalStore>
+    }
+
+    fn subscriptions(&self) -> Arc<dyn SubscriptionStore> {
+        Arc::clone(&self.subscriptions) as Arc<dyn SubscriptionStore>
     }
 
     fn disclosure_log(&self) -> Arc<dyn DisclosureLog> {

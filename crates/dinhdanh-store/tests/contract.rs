@@ -234,6 +234,7 @@ contract!(
     oidc_codes_are_single_use_and_a_replay_revokes_the_grant,
     signals_fan_out_once_and_leave_the_outbox_when_delivered,
     ages_are_watched_until_18_and_each_crossing_announced_once,
+    subscriptions_are_limited_sealed_and_follow_the_device_change_timeline,
 );
 
 fn today() -> jiff::civil::Date {
@@ -2422,4 +2423,328 @@ async fn ages_are_watched_until_18_and_each_crossing_announced_once(db: &TestDb)
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].detail["age_over_18"], true);
     assert!(signals.list_age_watch(None, 10).await.unwrap().is_empty());
+}
+
+async fn subscriptions_are_limited_sealed_and_follow_the_device_change_timeline(db: &TestDb) {
+    use dinhdanh_store::{Cause, FaceCheck, Holder, NewSubscription};
+    use dinhdanh_telecom::LineStatus;
+    let store = &db.store;
+    let operator = |tax: &str, name: &str| NewOrganisation {
+        tax_code: tax.parse::<TaxCode>().unwrap(),
+        name: name.to_owned(),
+        kind: OrganisationKind::TelecomOperator,
+        parent_id: None,
+    };
+    let viettel = store
+        .insert_organisation(&operator("0100000011", "Nhà mạng Một"))
+        .await
+        .unwrap()
+        .id;
+    let vina = store
+        .insert_organisation(&operator("0100000012", "Nhà mạng Hai"))
+        .await
+        .unwrap()
+        .id;
+    let person = store
+        .insert_person(&people(61, 1).remove(0))
+        .await
+        .unwrap()
+        .id;
+    let other = store
+        .insert_person(&people(62, 1).remove(0))
+        .await
+        .unwrap()
+        .id;
+    let lines = store.subscriptions();
+    let face = FaceCheck {
+        method: "máy đối chiếu khuôn mặt".to_owned(),
+        checked_at: Timestamp::now() - jiff::SignedDuration::from_mins(5),
+    };
+    let line = |operator_id, number: &str, holder| NewSubscription {
+        operator_id,
+        msisdn: number.parse().unwrap(),
+        holder,
+        contract: false,
+        activated_on: today(),
+        face_check: Some(face.clone()),
+    };
+    let disclosure = NewDisclosure {
+        subject: person,
+        recipient: Recipient::Organisation(viettel),
+        fields: vec!["subscriber_check"],
+        purpose: Purpose::new("registering a telecom subscription").unwrap(),
+        legal_basis: "legal-obligation",
+    };
+    let (first, recorded) = lines
+        .insert_subscription(
+            &line(viettel, "0961000001", Holder::Person(person)),
+            2,
+            Some(&disclosure),
+        )
+        .await
+        .unwrap();
+    assert!(recorded.is_some());
+    assert_eq!(first.status, LineStatus::Active);
+    assert!(!first.pending_face_check());
+    // One live line a number, whoever holds it and wherever.
+    assert!(matches!(
+        lines
+            .insert_subscription(&line(vina, "+84961000001", Holder::Person(other)), 2, None)
+            .await,
+        Err(StoreError::Conflict("msisdn"))
+    ));
+    let facts = lines
+        .line_facts(
+            vina,
+            Holder::Person(other),
+            &"0961000001".parse().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(facts.msisdn_line, Some((viettel, Holder::Person(person))));
+    assert_eq!(facts.held_at_operator, 0);
+    lines
+        .insert_subscription(
+            &NewSubscription {
+                face_check: None,
+                ..line(viettel, "0961000002", Holder::Person(person))
+            },
+            2,
+            None,
+        )
+        .await
+        .unwrap();
+    // The third at one operator is over the limit of two, and nothing is written; another
+    // operator counts apart.
+    assert!(matches!(
+        lines
+            .insert_subscription(
+                &line(viettel, "0961000003", Holder::Person(person)),
+                2,
+                None
+            )
+            .await,
+        Err(StoreError::Limit("subscriptions"))
+    ));
+    lines
+        .insert_subscription(&line(vina, "0911000003", Holder::Person(person)), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines
+            .line_facts(
+                viettel,
+                Holder::Person(person),
+                &"0961000009".parse().unwrap(),
+                None
+            )
+            .await
+            .unwrap()
+            .held_at_operator,
+        2
+    );
+    // An organisation holds lines without a person's limit.
+    for n in 4..8 {
+        lines
+            .insert_subscription(
+                &line(
+                    viettel,
+                    &format!("096100000{n}"),
+                    Holder::Organisation(vina),
+                ),
+                2,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    // Another operator's line is not found, nor moved.
+    assert_eq!(lines.find_subscription(vina, first.id).await.unwrap(), None);
+    assert!(matches!(
+        lines
+            .record_device_change(vina, first.id, Timestamp::now(), Timestamp::now())
+            .await,
+        Err(StoreError::NotFound("subscription"))
+    ));
+
+    // The device-change timeline under a clock of our own.
+    let day = |n: i64| Timestamp::now() + jiff::SignedDuration::from_hours(24 * n);
+    let changed = lines
+        .record_device_change(viettel, first.id, day(0), day(0))
+        .await
+        .unwrap();
+    assert_eq!(changed.status, LineStatus::OutgoingSuspended);
+    assert_eq!(lines.apply_due(day(29), 100).await.unwrap(), 0);
+    assert_eq!(lines.apply_due(day(30), 100).await.unwrap(), 1);
+    assert_eq!(lines.apply_due(day(30), 100).await.unwrap(), 0, "once only");
+    let blocked = lines
+        .find_subscription(viettel, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(blocked.status, LineStatus::Blocked);
+    // Verified again while blocked: active, and the scheduler leaves it.
+    let restored = lines
+        .record_verification(viettel, first.id, &face, day(31))
+        .await
+        .unwrap();
+    assert_eq!(restored.status, LineStatus::Active);
+    assert_eq!(restored.device_changed_at, None);
+    assert_eq!(lines.apply_due(day(90), 100).await.unwrap(), 0);
+    // Changed again and left: blocked, then terminated, both in one late look.
+    lines
+        .record_device_change(viettel, first.id, day(40), day(40))
+        .await
+        .unwrap();
+    assert_eq!(lines.apply_due(day(80), 100).await.unwrap(), 1);
+    let ended = lines
+        .find_subscription(viettel, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.status, LineStatus::Terminated);
+    assert!(matches!(
+        lines
+            .record_verification(viettel, first.id, &face, day(81))
+            .await,
+        Err(StoreError::Conflict("terminated"))
+    ));
+    // The number is free again once its line is terminated.
+    lines
+        .insert_subscription(&line(vina, "0961000001", Holder::Person(other)), 2, None)
+        .await
+        .unwrap();
+
+    let seen = lines.list_transitions(viettel, 0, 100).await.unwrap();
+    let steps: Vec<_> = seen.iter().map(|t| (t.from, t.to, t.cause)).collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                LineStatus::Active,
+                LineStatus::OutgoingSuspended,
+                Cause::DeviceChange
+            ),
+            (
+                LineStatus::OutgoingSuspended,
+                LineStatus::Blocked,
+                Cause::Elapsed
+            ),
+            (LineStatus::Blocked, LineStatus::Active, Cause::Verified),
+            (
+                LineStatus::Active,
+                LineStatus::OutgoingSuspended,
+                Cause::DeviceChange
+            ),
+            (
+                LineStatus::OutgoingSuspended,
+                LineStatus::Blocked,
+                Cause::Elapsed
+            ),
+            (LineStatus::Blocked, LineStatus::Terminated, Cause::Elapsed),
+        ]
+    );
+    assert!(seen.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    let after = lines
+        .list_transitions(viettel, seen[2].seq, 100)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 3);
+    assert!(
+        lines
+            .list_transitions(vina, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Each transition of a person's line is a signal for the operator.
+    let signals = store.signals().list_signals(100).await.unwrap();
+    assert_eq!(
+        signals
+            .iter()
+            .filter(|signal| signal.event == "line-status-changed")
+            .count(),
+        6
+    );
+
+    // The person's own view, their "not mine", and their verified number.
+    let mine = lines.list_subscriptions_of(person).await.unwrap();
+    assert_eq!(mine.len(), 3);
+    assert_eq!(
+        lines
+            .verified_msisdn(person)
+            .await
+            .unwrap()
+            .map(|m| m.as_str().to_owned()),
+        Some("+84911000003".to_owned()),
+        "the newest active, face-checked line"
+    );
+    let vina_line = mine.iter().find(|l| l.operator_id == vina).unwrap().id;
+    assert!(matches!(
+        lines.report_not_mine(other, vina_line, day(1)).await,
+        Err(StoreError::NotFound("subscription"))
+    ));
+    let reported = lines
+        .report_not_mine(person, vina_line, day(1))
+        .await
+        .unwrap();
+    assert!(reported.reported_at.is_some());
+    lines
+        .report_not_mine(person, vina_line, day(2))
+        .await
+        .unwrap();
+    let vina_seen = lines.list_transitions(vina, 0, 100).await.unwrap();
+    assert_eq!(vina_seen.len(), 1, "reported once");
+    assert_eq!(vina_seen[0].cause, Cause::ReportedNotMine);
+    // A line pending its face check is no verified number; a reported one neither.
+    assert_eq!(lines.verified_msisdn(person).await.unwrap(), None);
+
+    // Replacing a line's holder: checked against the limit, and a new holder starts without
+    // the old face check.
+    let pending = mine.iter().find(|l| l.face_check.is_none()).unwrap();
+    let (replaced, _) = lines
+        .replace_subscription(
+            pending.id,
+            &NewSubscription {
+                face_check: None,
+                ..line(viettel, pending.msisdn.as_str(), Holder::Person(other))
+            },
+            2,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.holder, Holder::Person(other));
+    assert!(replaced.pending_face_check());
+    assert!(matches!(
+        lines
+            .replace_subscription(
+                pending.id,
+                &line(viettel, "0961000099", Holder::Person(other)),
+                2,
+                None,
+            )
+            .await,
+        Err(StoreError::Conflict("msisdn"))
+    ));
+    let ended = lines
+        .terminate_subscription(viettel, pending.id, day(3))
+        .await
+        .unwrap();
+    assert_eq!(ended.status, LineStatus::Terminated);
+    assert_eq!(
+        lines
+            .terminate_subscription(viettel, pending.id, day(4))
+            .await
+            .unwrap(),
+        ended,
+        "terminating again changes nothing"
+    );
+
+    // No number in clear.
+    let raw = db.raw_dump().await;
+    for number in [&b"84961000001"[..], b"0961000001", b"84911000003"] {
+        assert!(!raw.windows(number.len()).any(|w| w == number));
+    }
 }

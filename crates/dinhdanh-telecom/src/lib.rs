@@ -11,7 +11,9 @@ mod reconcile;
 pub use check::{
     DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, Verdict, check,
 };
-pub use line::{BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status};
+pub use line::{
+    BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status, next_transition_at,
+};
 pub use reconcile::{
     COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Prepared, Reconciler, RegistryIndex,
 };

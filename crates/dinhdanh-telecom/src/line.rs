@@ -99,6 +99,19 @@ pub fn line_status(
     (status, transitions)
 }
 
+/// When a line that went through a device change at `changed` and stands at `status` moves
+/// next: the start of the stage after `status`, or `None` from termination on (and for an
+/// active line, whose next stage waits for a device change).
+pub fn next_transition_at(changed: Timestamp, status: LineStatus) -> Option<Timestamp> {
+    if status == LineStatus::Active {
+        return None;
+    }
+    stages(changed)
+        .into_iter()
+        .find(|(stage, _)| *stage > status)
+        .map(|(_, begins)| begins)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -147,5 +160,14 @@ mod tests {
         }
         assert_eq!(seen, all);
         assert!(line_status(changed, at(40), at(40)).1.is_empty());
+    }
+
+    #[test]
+    fn the_next_stage_follows_the_status() {
+        let next = |status| next_transition_at(at(0), status);
+        assert_eq!(next(LineStatus::Active), None);
+        assert_eq!(next(LineStatus::OutgoingSuspended), Some(at(30)));
+        assert_eq!(next(LineStatus::Blocked), Some(at(35)));
+        assert_eq!(next(LineStatus::Terminated), None);
     }
 }
