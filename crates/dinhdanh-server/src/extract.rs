@@ -180,6 +180,13 @@ impl ScopeNeeded for Bindings {
     const SCOPE: ServiceScope = ServiceScope::Bindings;
 }
 
+/// Routes of telecom operators about their subscribers.
+pub(crate) struct Subscribers;
+
+impl ScopeNeeded for Subscribers {
+    const SCOPE: ServiceScope = ServiceScope::Subscribers;
+}
+
 /// The `signals` service scope: Shared Signals streams.
 pub(crate) struct Signals;
 

@@ -33,7 +33,7 @@ pub use provider::{OidcConfig, PROVIDER_ALGORITHMS, ensure_signing_keys};
 pub use publisher::{LogConfig, publish_log, spawn_log_publisher};
 pub use routes::clients::{ClientRegistrationError, RegisteredClient, register_client};
 pub use tls::{TlsError, TlsIdentity, self_signed_pem, serve_tls};
-pub use transmitter::{SignalsConfig, announce_ages, spawn_transmitter};
+pub use transmitter::{SignalsConfig, announce_ages, apply_line_stages, spawn_transmitter};
 
 /// Limits and behaviour of the HTTP server.
 #[derive(Clone, Debug, Serialize, Deserialize)]

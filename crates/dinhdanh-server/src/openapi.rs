@@ -6,7 +6,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::{
-    authorize, bindings, clients, discovery, keys, log, organisations, persons, ssf, system, token,
+    authorize, bindings, clients, discovery, keys, log, organisations, persons, ssf, subscriptions,
+    system, token,
 };
 
 #[derive(OpenApi)]
@@ -57,6 +58,14 @@ use crate::routes::{
         ssf::remove_subject,
         ssf::verify,
         ssf::poll,
+        subscriptions::check_subscriber,
+        subscriptions::register,
+        subscriptions::read,
+        subscriptions::replace,
+        subscriptions::terminate,
+        subscriptions::device_change,
+        subscriptions::verification,
+        subscriptions::list_transitions,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&OperatorAuth, &CommonProblems),
@@ -68,6 +77,7 @@ use crate::routes::{
         (name = "organisations", description = "The registry of organisations"),
         (name = "clients", description = "Relying parties of the OpenID Connect provider"),
         (name = "bindings", description = "Platform accounts bound to verified people, for platforms with an access token of their own (client credentials, `bindings` scope)"),
+        (name = "subscribers", description = "Telecom subscriptions checked against the registry (Circular 08/2026), for operators with an access token of their own (client credentials, `subscribers` scope): the online check, registration, device changes and their transitions"),
         (name = "signals", description = "The Shared Signals Framework 1.0 transmitter: streams of security event tokens (RFC 8417) pushed (RFC 8935) or polled (RFC 8936), for platforms and operators with an access token of their own (client credentials, `signals` scope)"),
         (name = "oidc", description = "The OpenID Connect provider: discovery, PAR, authorization, token, userinfo, revocation. Its errors follow RFC 6749 §5.2 and RFC 6750 §3, which its clients' libraries parse, not RFC 9457"),
     )

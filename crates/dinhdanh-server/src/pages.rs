@@ -12,7 +12,8 @@
 
 use askama::Template;
 use dinhdanh_core::{BindingStatus, GuardianConsent};
-use dinhdanh_store::Binding;
+use dinhdanh_store::{Binding, Subscription};
+use dinhdanh_telecom::LineStatus;
 
 /// The page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1009,6 +1010,67 @@ impl<'a> BindingRow<'a> {
     }
 }
 
+/// A telecom line in the person's name, as their page lists it.
+pub(crate) struct LineRow<'a> {
+    /// The line's id, posted back by its form.
+    id: String,
+    /// The operator's name.
+    operator: &'a str,
+    /// The number, in national form.
+    number: String,
+    status: LineStatus,
+    pending_face_check: bool,
+    reported: bool,
+}
+
+impl<'a> LineRow<'a> {
+    /// A row of a line the person holds or held.
+    pub(crate) fn new(line: &Subscription, operator: &'a str) -> Self {
+        Self {
+            id: line.id.to_string(),
+            operator,
+            number: line.msisdn.national(),
+            status: line.status,
+            pending_face_check: line.pending_face_check(),
+            reported: line.reported_at.is_some(),
+        }
+    }
+
+    /// Whether the person may still say it is not theirs.
+    fn reportable(&self) -> bool {
+        !self.reported && self.status != LineStatus::Terminated
+    }
+
+    fn state(&self, lang: Lang) -> &'static str {
+        if self.reported {
+            return match lang {
+                Lang::Vi => "Đã báo không phải của tôi; nhà mạng đã được thông báo",
+                Lang::En => "Reported as not mine; the operator has been told",
+            };
+        }
+        match (lang, self.status, self.pending_face_check) {
+            (Lang::Vi, LineStatus::Terminated, _) => "Đã chấm dứt",
+            (Lang::En, LineStatus::Terminated, _) => "Terminated",
+            (Lang::Vi, _, true) => "Chờ nhà mạng đối chiếu khuôn mặt",
+            (Lang::En, _, true) => "Waiting for the operator's face check",
+            (Lang::Vi, LineStatus::Active, _) => "Đang hoạt động",
+            (Lang::En, LineStatus::Active, _) => "Active",
+            (Lang::Vi, LineStatus::OutgoingSuspended, _) => {
+                "Tạm khóa chiều đi sau khi đổi thiết bị: hãy xác thực lại với nhà mạng"
+            }
+            (Lang::En, LineStatus::OutgoingSuspended, _) => {
+                "Outgoing calls suspended after a device change: verify again with the operator"
+            }
+            (Lang::Vi, LineStatus::Blocked, _) => {
+                "Khóa hai chiều: hãy xác thực lại với nhà mạng trước khi bị chấm dứt"
+            }
+            (Lang::En, LineStatus::Blocked, _) => {
+                "Blocked both ways: verify again with the operator before it is terminated"
+            }
+        }
+    }
+}
+
 /// What the person's page says after an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PortalNotice {
@@ -1033,6 +1095,10 @@ struct PortalText {
     heading: &'static str,
     own: &'static str,
     own_none: &'static str,
+    lines: &'static str,
+    lines_lead: &'static str,
+    lines_none: &'static str,
+    lines_count: &'static str,
     children: &'static str,
     children_lead: &'static str,
     not_allowed: &'static str,
@@ -1053,6 +1119,10 @@ impl PortalText {
         heading: "Tài khoản gắn với danh tính của bạn",
         own: "Các tài khoản trên mạng xã hội và nền tảng trực tuyến mà nền tảng đã xác nhận là của bạn.",
         own_none: "Chưa có tài khoản nào được gắn với danh tính của bạn.",
+        lines: "Thuê bao di động đứng tên bạn",
+        lines_lead: "Các số điện thoại mà nhà mạng đã đăng ký cho bạn và đã được đối chiếu với Cơ sở dữ liệu quốc gia về dân cư. Nếu có số không phải của bạn, hãy báo để nhà mạng xử lý.",
+        lines_none: "Chưa có thuê bao nào đứng tên bạn.",
+        lines_count: "Số thuê bao đang hoạt động theo nhà mạng",
         children: "Tài khoản của con bạn",
         children_lead: "Trẻ dưới 16 tuổi chỉ dùng được tài khoản khi cha, mẹ hoặc người giám hộ đồng ý. Bạn có thể thu hồi sự đồng ý bất cứ lúc nào.",
         not_allowed: "Không thể thực hiện thao tác này với tài khoản ở trạng thái hiện tại. Trang đã được cập nhật.",
@@ -1071,6 +1141,10 @@ impl PortalText {
         heading: "Accounts bound to your identity",
         own: "Accounts on social networks and online platforms that the platform has bound to you.",
         own_none: "No account is bound to your identity yet.",
+        lines: "SIMs in my name",
+        lines_lead: "The mobile numbers operators registered in your name, checked against the national population database. If one is not yours, report it and its operator is told.",
+        lines_none: "No mobile line is registered in your name.",
+        lines_count: "Live lines by operator",
         children: "Your children's accounts",
         children_lead: "A child under 16 can use an account only with a parent's or guardian's consent. You can revoke it at any time.",
         not_allowed: "This cannot be done to the account in its present state. The page shows it as it is now.",
@@ -1111,6 +1185,9 @@ struct PortalPage<'a> {
     csrf: &'a str,
     own: &'a [BindingRow<'a>],
     children: &'a [BindingRow<'a>],
+    lines: &'a [LineRow<'a>],
+    /// Live lines by operator: (operator, count).
+    counts: Vec<(&'a str, usize)>,
     notice: Option<&'static str>,
     done: Option<&'static str>,
 }
@@ -1127,6 +1204,7 @@ pub(crate) fn portal(
     form: &Form<'_>,
     own: &[BindingRow<'_>],
     children: &[BindingRow<'_>],
+    lines: &[LineRow<'_>],
     notice: Option<PortalNotice>,
 ) -> String {
     let t = match form.lang {
@@ -1146,6 +1224,20 @@ pub(crate) fn portal(
         csrf: form.csrf,
         own,
         children,
+        lines,
+        counts: {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for line in lines
+                .iter()
+                .filter(|line| line.status != LineStatus::Terminated)
+            {
+                match counts.iter_mut().find(|(name, _)| *name == line.operator) {
+                    Some((_, count)) => *count += 1,
+                    None => counts.push((line.operator, 1)),
+                }
+            }
+            counts
+        },
         notice: said.filter(|_| error),
         done: said.filter(|_| !error),
     })
@@ -1199,6 +1291,7 @@ const FALLBACK: &str = "<!doctype html>\n<html lang=\"vi\">\n<head><meta charset
 in a few minutes.</p></main></body>\n</html>\n";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1270,8 +1363,36 @@ mod tests {
                 Some(PortalNotice::Password(FormError::WrongPassword)),
                 Some(PortalNotice::PasswordChanged),
             ] {
-                pages.push((lang, portal(&form, &[], &[], notice)));
+                pages.push((lang, portal(&form, &[], &[], &[], notice)));
             }
+            let now = jiff::Timestamp::now();
+            let line = |status, reported: bool| Subscription {
+                id: dinhdanh_store::SubscriptionId::generate(),
+                operator_id: dinhdanh_store::OrganisationId::generate(),
+                msisdn: "0961000001".parse().unwrap(),
+                holder: dinhdanh_store::Holder::Person(dinhdanh_store::PersonId::generate()),
+                contract: false,
+                activated_on: jiff::civil::date(2026, 1, 5),
+                status,
+                face_check: None,
+                device_changed_at: None,
+                reported_at: reported.then_some(now),
+                created_at: now,
+                updated_at: now,
+            };
+            let lines = [
+                line(LineStatus::Active, false),
+                line(LineStatus::Blocked, true),
+                line(LineStatus::Terminated, false),
+            ];
+            let rows: Vec<LineRow<'_>> = lines
+                .iter()
+                .map(|line| LineRow::new(line, "Nhà mạng Một"))
+                .collect();
+            let page = portal(&form, &[], &[], &rows, None);
+            assert_eq!(page.matches("value=\"not_mine\"").count(), 1);
+            assert!(page.contains("data-count>2<"), "{page}");
+            pages.push((lang, page));
         }
         pages
     }

@@ -18,6 +18,16 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     field: Option<&'static str>,
+    reasons: Vec<ProblemReason>,
+}
+
+/// One reason of a refusal that has several (an RFC 9457 extension member, `reasons`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemReason {
+    /// The reason's stable code.
+    pub code: &'static str,
+    /// What it means.
+    pub detail: &'static str,
 }
 
 #[derive(Serialize)]
@@ -29,6 +39,8 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[ProblemReason]>::is_empty")]
+    reasons: &'a [ProblemReason],
 }
 
 impl Problem {
@@ -45,7 +57,14 @@ impl Problem {
             title,
             detail: detail.into(),
             field: None,
+            reasons: Vec::new(),
         }
+    }
+
+    /// Lists every reason of the refusal (an RFC 9457 extension member, `reasons`).
+    pub fn with_reasons(mut self, reasons: Vec<ProblemReason>) -> Self {
+        self.reasons = reasons;
+        self
     }
 
     /// Names the request field at fault (an RFC 9457 extension member).
@@ -165,6 +184,7 @@ impl IntoResponse for Problem {
             status: self.status.as_u16(),
             detail: &self.detail,
             field: self.field,
+            reasons: &self.reasons,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();

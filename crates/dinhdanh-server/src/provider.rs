@@ -66,6 +66,11 @@ pub struct OidcConfig {
     /// Accounts one person may have bound on one platform (default 5; no rule fixes a
     /// number, see `dinhdanh_core::DEFAULT_ACCOUNTS_PER_PLATFORM`).
     pub accounts_per_platform: u32,
+    /// Live lines one person may hold at one telecom operator (default 3: DESIGN §4, after
+    /// Circular 08/2026's limit on subscriptions per person per operator).
+    pub lines_per_operator: u32,
+    /// The same, for a line whose contract flag allows more (default 10).
+    pub lines_per_operator_with_contract: u32,
 }
 
 impl Default for OidcConfig {
@@ -83,6 +88,8 @@ impl Default for OidcConfig {
             attempts_per_address_per_minute: 30,
             trusted_proxies: Vec::new(),
             accounts_per_platform: dinhdanh_core::DEFAULT_ACCOUNTS_PER_PLATFORM,
+            lines_per_operator: 3,
+            lines_per_operator_with_contract: 10,
         }
     }
 }

@@ -40,8 +40,8 @@ pub struct SignalsConfig {
     pub tick_ms: u64,
     /// How long one push may take, in seconds. Default 10.
     pub push_timeout_seconds: u64,
-    /// How often the worker announces age-bracket changes and sweeps the outbox, in
-    /// seconds. Default 3,600.
+    /// How often the worker announces age-bracket changes, moves telecom lines on through
+    /// the device-change stages, and sweeps the outbox, in seconds. Default 3,600.
     pub housekeeping_seconds: u64,
     /// How long a delivered, acknowledged or rejected event stays in the outbox, in hours.
     /// Default 168 (a week).
@@ -125,8 +125,9 @@ where
     }
 }
 
-/// Every `housekeeping_seconds`: announces the age brackets that moved, and sweeps the
-/// outbox. Each part runs even when the other failed.
+/// Every `housekeeping_seconds`: announces the age brackets that moved, moves telecom lines
+/// on through the device-change stages, and sweeps the outbox. Each part runs even when
+/// another failed.
 async fn housekeeping(state: &AppState, config: &SignalsConfig) {
     let mut rounds = tokio::time::interval(Duration::from_secs(config.housekeeping_seconds.max(1)));
     rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -141,6 +142,11 @@ async fn housekeeping(state: &AppState, config: &SignalsConfig) {
             Ok(0) => {}
             Ok(moved) => tracing::info!(moved, "age brackets announced"),
             Err(err) => tracing::warn!(error = %err, "age bracket announcements failed"),
+        }
+        match apply_line_stages(state, now).await {
+            Ok(0) => {}
+            Ok(moved) => tracing::info!(moved, "telecom lines moved on"),
+            Err(err) => tracing::warn!(error = %err, "telecom line stages failed"),
         }
         let before = now.checked_sub(retention).unwrap_or(now);
         match state.store.signals().sweep_outbox(before).await {
@@ -206,6 +212,29 @@ async fn push_round(
     }
     state.store.signals().update_pushes(&results).await?;
     Ok(claimed == STEP)
+}
+
+/// Lines moved on per store call.
+const LINE_PAGE: usize = 256;
+
+/// Moves every telecom line whose next device-change stage is due at `now` (blocked 30 days
+/// after an unverified change, terminated 5 days later), recording each transition once for
+/// its operator, with a `line-status-changed` signal for a person's line. Returns how many
+/// lines moved. Safe on several nodes at once: each line is re-read under its operator's
+/// row before it moves.
+pub async fn apply_line_stages(state: &AppState, now: Timestamp) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    loop {
+        let step = state
+            .store
+            .subscriptions()
+            .apply_due(now, LINE_PAGE)
+            .await?;
+        moved += step;
+        if step < LINE_PAGE {
+            return Ok(moved);
+        }
+    }
 }
 
 /// People read per page when announcing age brackets.
@@ -295,6 +324,14 @@ fn event_for(signal: &Signal, kind: EventType, subject: SubjectId) -> Option<Sec
             when,
             CredentialChange::parse(text("credential_type")?, text("change_type")?)?,
         ),
+        EventType::LineStatusChanged => SecurityEvent::line_status_changed(
+            subject,
+            when,
+            text("subscription")?,
+            text("previous_status")?,
+            text("current_status")?,
+            text("cause")?,
+        ),
         EventType::Verification | EventType::StreamUpdated => return None,
     })
 }
@@ -306,11 +343,31 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
     let Some(kind) = EventType::from_name(&signal.event) else {
         return Err(StoreError::Corrupt("signals.event"));
     };
-    let streams = state
-        .store
-        .signals()
-        .list_streams_reaching(signal.person_id, signal.organisation_id)
-        .await?;
+    // A line's operator hears of it under its number, through all its streams; other
+    // events reach the platforms that know the person, under the pairwise `sub`.
+    let line = match (kind, signal.organisation_id) {
+        (EventType::LineStatusChanged, Some(operator)) => Some((
+            operator,
+            signal
+                .detail
+                .get("msisdn")
+                .and_then(Value::as_str)
+                .ok_or(StoreError::Corrupt("signals.detail"))?
+                .to_owned(),
+        )),
+        (EventType::LineStatusChanged, None) => return Err(StoreError::Corrupt("signals.detail")),
+        _ => None,
+    };
+    let streams = match &line {
+        Some((operator, _)) => state.store.signals().list_streams_of(*operator).await?,
+        None => {
+            state
+                .store
+                .signals()
+                .list_streams_reaching(signal.person_id, signal.organisation_id)
+                .await?
+        }
+    };
     let oidc = state.store.oidc();
     let subjects = SubjectKey::new(oidc.subject_key());
     let mut deliveries = Vec::new();
@@ -331,10 +388,17 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
         let Ok(sector) = SectorIdentifier::new(&client.registration.sector) else {
             return Err(StoreError::Corrupt("oidc_clients.sector"));
         };
-        let sub = subjects.subject(&sector, signal.person_id.as_uuid().as_bytes());
-        let subject = SubjectId::IssSub {
-            iss: state.oidc.config.issuer.clone(),
-            sub: sub.as_str().to_owned(),
+        let subject = match &line {
+            Some((_, msisdn)) => SubjectId::PhoneNumber {
+                phone_number: msisdn.clone(),
+            },
+            None => SubjectId::IssSub {
+                iss: state.oidc.config.issuer.clone(),
+                sub: subjects
+                    .subject(&sector, signal.person_id.as_uuid().as_bytes())
+                    .as_str()
+                    .to_owned(),
+            },
         };
         let Some(event) = event_for(signal, kind, subject) else {
             return Err(StoreError::Corrupt("signals.detail"));
@@ -342,8 +406,12 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
         deliveries.push((stream.stream_id, event.to_stored()));
         told.insert(client.registration.organisation_id);
     }
-    let purpose = Purpose::new("security event about an account on the platform")
-        .map_err(|_| StoreError::Corrupt("purpose"))?;
+    let purpose = Purpose::new(if line.is_some() {
+        "a change of a telecom line the operator serves"
+    } else {
+        "security event about an account on the platform"
+    })
+    .map_err(|_| StoreError::Corrupt("purpose"))?;
     let disclosures: Vec<NewDisclosure> = told
         .into_iter()
         .map(|organisation| NewDisclosure {

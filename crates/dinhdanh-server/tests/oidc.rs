@@ -12,7 +12,7 @@ mod common;
 use std::collections::HashMap;
 use std::process::Stdio;
 
-use common::{TestApp, expect_json, person_body, synthetic_people};
+use common::{TestApp, expect_json, expect_problem, person_body, synthetic_people};
 use dinhdanh_core::{AgeBracket, EidLevel, PersonStatus};
 use dinhdanh_crypto::jose::{self, Jwk, Jwks};
 use dinhdanh_crypto::{SignatureAlgorithm, SigningKey, TotpSecret, hash_password};
@@ -3191,4 +3191,753 @@ async fn a_receiver_changes_pauses_and_resumes_its_stream_and_bad_requests_chang
     assert_eq!(raised["previous_level"], "none");
     assert_eq!(raised["current_level"], Acr::LEVEL_2);
     assert_eq!(raised["change_direction"], "increase");
+}
+
+/// The `n`-th test telecom operator, with a client that authenticates by `private_key_jwt`
+/// with an ML-DSA-65 key, and that client's service access token.
+async fn operator(app: &TestApp, n: usize) -> (TestClient, OrganisationId, String) {
+    let created = app
+        .create_organisation(&json!({
+            "tax_code": format!("02000000{n:02}"),
+            "name": format!("Nhà Mạng {n}"),
+            "kind": "telecom_operator",
+        }))
+        .await;
+    let organisation: OrganisationId = created["id"].as_str().unwrap().parse().unwrap();
+    let rp = client(
+        app,
+        organisation,
+        &format!("operator-{n}"),
+        &format!("https://operator{n}.example.vn/cb"),
+        "openid verified",
+        "ML-DSA-65",
+        Some(SignatureAlgorithm::MlDsa65),
+        1,
+    )
+    .await;
+    let access = service_token(app, &rp).await;
+    (rp, organisation, access)
+}
+
+/// An operator's declared holder for a synthetic person.
+fn declared(person: &dinhdanh_synth::SyntheticPerson) -> Value {
+    json!({
+        "citizen_number": person.citizen_number.as_str(),
+        "name": person.name.as_str(),
+        "birth_date": person.birth_date.to_string(),
+    })
+}
+
+/// A registration body: the number, the holder and a face check done a minute ago.
+fn line_body(msisdn: &str, holder: Value) -> Value {
+    let checked = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1);
+    json!({
+        "msisdn": msisdn,
+        "holder": holder,
+        "activated_on": "2026-01-05",
+        "face_check": { "method": "thiết bị đối chiếu khuôn mặt", "checked_at": checked.to_string() },
+    })
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let request = app.client.request(method, app.url(path)).bearer_auth(token);
+    match body {
+        Some(body) => request.json(&body),
+        None => request,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn operators_check_and_register_lines_with_every_reason_and_change_nothing_when_refused() {
+    use reqwest::Method;
+    let app = oidc_app().await;
+    let (_, operator_id, access) = operator(&app, 1).await;
+    let (_, _, other_access) = operator(&app, 2).await;
+    let holder = registered_adult(&app, 30).await;
+    let someone = registered_adult(&app, 31).await;
+    let holder_id = find_id(&app, &holder).await;
+    let post = async |token: &str, path: &str, body: Value| {
+        send(&app, Method::POST, token, path, Some(body)).await
+    };
+    let lines = async || {
+        app.store()
+            .subscriptions()
+            .list_subscriptions_of(holder_id)
+            .await
+            .unwrap()
+    };
+
+    // The online check: verified, or every reason in order, each explained.
+    let check = expect_json(
+        post(
+            &access,
+            "/v1/subscriber-checks",
+            line_body("0961234501", declared(&holder)),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(check["result"], "verified", "{check}");
+    let mut wrong = declared(&holder);
+    wrong["name"] = json!("Người Khác Hẳn");
+    wrong["birth_date"] = json!("1950-01-01");
+    let response = post(
+        &access,
+        "/v1/subscriber-checks",
+        line_body("0961234501", wrong.clone()),
+    )
+    .await;
+    assert!(response.headers().contains_key("dinhdanh-disclosure"));
+    let check = expect_json(response, StatusCode::OK).await;
+    assert_eq!(check["result"], "rejected");
+    let codes: Vec<&str> = check["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reason| reason["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["name_mismatch", "birth_date_mismatch"]);
+    assert!(
+        check["reasons"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("name")
+    );
+    // Names match without regard to case and diacritics.
+    let mut plain = declared(&holder);
+    plain["name"] = json!(holder.name.folded().to_uppercase());
+    let check = expect_json(
+        post(
+            &access,
+            "/v1/subscriber-checks",
+            line_body("0961234501", plain),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(check["result"], "verified", "{check}");
+    assert!(lines().await.is_empty(), "a check registers nothing");
+
+    // Registration: verified and recorded, pending its face check when none is attested.
+    let response = post(
+        &access,
+        "/v1/subscriptions",
+        line_body("0961234501", declared(&holder)),
+    )
+    .await;
+    assert!(response.headers().contains_key("dinhdanh-disclosure"));
+    let first = expect_json(response, StatusCode::CREATED).await;
+    assert_eq!(first["status"], "active", "{first}");
+    assert_eq!(first["msisdn"], "+84961234501");
+    assert!(
+        first.get("name").is_none() && !first.to_string().contains(holder.citizen_number.as_str())
+    );
+    let mut unattested = line_body("0961234502", declared(&holder));
+    unattested.as_object_mut().unwrap().remove("face_check");
+    let second = expect_json(
+        post(&access, "/v1/subscriptions", unattested).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(second["status"], "pending_face_check");
+    assert_eq!(second["line_status"], "active");
+    // The same line again is a conflict; the number for someone else, anywhere, a reason.
+    expect_problem(
+        post(
+            &access,
+            "/v1/subscriptions",
+            line_body("+84961234501", declared(&holder)),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "subscription-exists",
+    )
+    .await;
+    let refused = expect_problem(
+        post(
+            &other_access,
+            "/v1/subscriptions",
+            line_body("0961234501", declared(&someone)),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "subscription-rejected",
+    )
+    .await;
+    assert_eq!(
+        refused["reasons"][0]["code"], "msisdn_held_by_another",
+        "{refused}"
+    );
+    // The limit: 3 a person at an operator, unless the contract says more.
+    expect_json(
+        post(
+            &access,
+            "/v1/subscriptions",
+            line_body("0961234503", declared(&holder)),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let before = lines().await;
+    let mut wrong = declared(&holder);
+    wrong["name"] = json!("Người Khác Hẳn");
+    let refused = expect_problem(
+        post(&access, "/v1/subscriptions", line_body("0961234504", wrong)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "subscription-rejected",
+    )
+    .await;
+    let codes: Vec<&str> = refused["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reason| reason["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["name_mismatch", "over_operator_limit"]);
+    assert_eq!(lines().await, before, "a refusal writes nothing");
+    let mut contract = line_body("0961234504", declared(&holder));
+    contract["contract"] = json!(true);
+    expect_json(
+        post(&access, "/v1/subscriptions", contract).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // At another operator the count starts again.
+    expect_json(
+        post(
+            &other_access,
+            "/v1/subscriptions",
+            line_body("0911234505", declared(&holder)),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // Unknown holders: a citizen number or a tax code nobody has.
+    let mut unknown = declared(&holder);
+    unknown["citizen_number"] = json!("001099012345");
+    unknown["birth_date"] = json!("1999-03-04");
+    let refused = expect_problem(
+        post(
+            &access,
+            "/v1/subscriptions",
+            line_body("0961234506", unknown),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "subscription-rejected",
+    )
+    .await;
+    assert_eq!(refused["reasons"][0]["code"], "unknown_citizen_number");
+    let refused = expect_problem(
+        post(
+            &access,
+            "/v1/subscriptions",
+            line_body("0961234506", json!({"tax_code": "0999999999"})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "subscription-rejected",
+    )
+    .await;
+    assert_eq!(refused["reasons"][0]["code"], "unknown_tax_code");
+    // An organisation holds a line by its tax code.
+    let company = expect_json(
+        post(
+            &access,
+            "/v1/subscriptions",
+            line_body("0961234507", json!({"tax_code": "0200000002"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(company["holder"], "organisation");
+
+    // Malformed requests: a clear 4xx and nothing written.
+    let before = lines().await;
+    for (body, status, slug) in [
+        (
+            line_body("12345", declared(&holder)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            line_body("0961234508", json!({"tax_code": "0200000002", "name": "A"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid-field"),
+        ),
+        (
+            line_body(
+                "0961234508",
+                json!({"citizen_number": holder.citizen_number.as_str()}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid-field"),
+        ),
+        (
+            json!({"msisdn": "0961234508", "holder": declared(&holder), "activated_on": "2099-01-01"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid-field"),
+        ),
+        (
+            json!({"msisdn": "0961234508", "holder": declared(&holder), "activated_on": "2026-01-01", "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("malformed-body"),
+        ),
+        (
+            {
+                let mut body = line_body("0961234508", declared(&holder));
+                body["face_check"]["checked_at"] = json!("2099-01-01T00:00:00Z");
+                body
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid-field"),
+        ),
+    ] {
+        let response = post(&access, "/v1/subscriptions", body).await;
+        match slug {
+            Some(slug) => {
+                expect_problem(response, status, slug).await;
+            }
+            None => assert_eq!(response.status(), status),
+        }
+    }
+    assert_eq!(lines().await, before);
+
+    // Who may call: the `subscribers` scope, held only by operators' clients.
+    let (_, platform_access, _) = polling_platform(&app, 31, "openid verified").await;
+    expect_problem(
+        post(
+            &platform_access,
+            "/v1/subscriptions",
+            line_body("0961234509", declared(&holder)),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "insufficient-scope",
+    )
+    .await;
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        send(
+            &app,
+            Method::GET,
+            &other_access,
+            &format!("/v1/subscriptions/{id}"),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND,
+        "another operator's line"
+    );
+
+    // Every answer about the person is in their disclosure log, for the operator.
+    dinhdanh_server::publish_log(app.store().disclosure_log().as_ref(), 10_000)
+        .await
+        .unwrap();
+    let log = expect_json(
+        app.get(&app.reader, &format!("/v1/persons/{holder_id}/disclosures"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let told = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| {
+            entry["disclosed"].to_string().contains("subscriber_check")
+                && entry["recipient"]
+                    .to_string()
+                    .contains(&operator_id.to_string())
+        })
+        .count();
+    // Three checks, five registrations (the one refused included) at this operator.
+    assert_eq!(told, 3 + 5, "{log}");
+}
+
+#[tokio::test]
+async fn a_line_goes_through_the_device_change_timeline_and_its_operator_hears_each_step() {
+    use reqwest::Method;
+    let app = oidc_app().await;
+    let (_, _, access) = operator(&app, 3).await;
+    let stream = expect_json(
+        send(&app, Method::POST, &access, "/ssf/streams", Some(json!({}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let poll_path = format!("/ssf/poll/{}", stream["stream_id"].as_str().unwrap());
+    let holder = registered_adult(&app, 33).await;
+    let line = expect_json(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            "/v1/subscriptions",
+            Some(line_body("0971234501", declared(&holder))),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = line["id"].as_str().unwrap().to_owned();
+    let path = |tail: &str| format!("/v1/subscriptions/{id}{tail}");
+    let state = app.state();
+    let day = |n: i64| jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * n);
+    let status = async || {
+        expect_json(
+            send(&app, Method::GET, &access, &path(""), None).await,
+            StatusCode::OK,
+        )
+        .await["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let change = async || {
+        expect_json(
+            send(
+                &app,
+                Method::POST,
+                &access,
+                &path("/device-changes"),
+                Some(json!({})),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await
+    };
+    let verify = async || {
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &path("/verifications"),
+            Some(json!({"method": "đối chiếu tại cửa hàng", "checked_at": jiff::Timestamp::now().to_string()})),
+        )
+        .await
+    };
+
+    // Suspended at once; re-verified, active again.
+    assert_eq!(change().await["status"], "outgoing_suspended");
+    assert_eq!(
+        dinhdanh_server::apply_line_stages(&state, day(29))
+            .await
+            .unwrap(),
+        0
+    );
+    expect_json(verify().await, StatusCode::OK).await;
+    assert_eq!(status().await, "active");
+    // Suspended again, blocked 30 days on, and re-verified while blocked.
+    change().await;
+    assert_eq!(
+        dinhdanh_server::apply_line_stages(&state, day(30))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        dinhdanh_server::apply_line_stages(&state, day(30))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(status().await, "blocked");
+    expect_json(verify().await, StatusCode::OK).await;
+    assert_eq!(status().await, "active");
+    // Left unverified: blocked after 30 days, terminated 5 days later, for good.
+    change().await;
+    assert_eq!(
+        dinhdanh_server::apply_line_stages(&state, day(31))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(status().await, "blocked");
+    assert_eq!(
+        dinhdanh_server::apply_line_stages(&state, day(35))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(status().await, "terminated");
+    expect_problem(
+        verify().await,
+        StatusCode::CONFLICT,
+        "subscription-terminated",
+    )
+    .await;
+    expect_problem(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &path("/device-changes"),
+            Some(json!({})),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "subscription-terminated",
+    )
+    .await;
+    // Bad device changes change nothing.
+    expect_problem(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            "/v1/subscriptions/not-a-uuid/device-changes",
+            Some(json!({})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid-id",
+    )
+    .await;
+
+    // The operator polls every transition, in order, and pages through them.
+    let all = expect_json(
+        send(
+            &app,
+            Method::GET,
+            &access,
+            "/v1/subscriptions/transitions",
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let steps: Vec<String> = all["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}>{}:{}",
+                t["from"].as_str().unwrap(),
+                t["to"].as_str().unwrap(),
+                t["cause"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "active>outgoing_suspended:device_change",
+            "outgoing_suspended>active:verified",
+            "active>outgoing_suspended:device_change",
+            "outgoing_suspended>blocked:elapsed",
+            "blocked>active:verified",
+            "active>outgoing_suspended:device_change",
+            "outgoing_suspended>blocked:elapsed",
+            "blocked>terminated:elapsed",
+        ]
+    );
+    let third = all["transitions"][2]["seq"].as_i64().unwrap();
+    let rest = expect_json(
+        send(
+            &app,
+            Method::GET,
+            &access,
+            &format!("/v1/subscriptions/transitions?after={third}&limit=2"),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rest["transitions"].as_array().unwrap().len(), 2);
+    assert_eq!(rest["more"], true);
+    for query in ["?limit=0", "?after=-1", "?after=x", "?limit=1001"] {
+        let response = send(
+            &app,
+            Method::GET,
+            &access,
+            &format!("/v1/subscriptions/transitions{query}"),
+            None,
+        )
+        .await;
+        assert!(response.status().is_client_error(), "{query}");
+    }
+
+    // And hears each as a Shared Signals event about the number.
+    let mut events = Vec::new();
+    while events.len() < 8 {
+        events.extend(poll_events(&app, &access, &poll_path).await);
+    }
+    assert_eq!(events.len(), 8, "{events:?}");
+    let uri = "urn:dinhdanh:secevent:event-type:line-status-changed";
+    for event in &events {
+        assert_eq!(event["sub_id"]["format"], "phone_number", "{event}");
+        assert_eq!(event["sub_id"]["phone_number"], "+84971234501");
+        assert_eq!(event["events"][uri]["subscription"], id.as_str());
+    }
+    let mut currents: Vec<&str> = events
+        .iter()
+        .map(|event| event["events"][uri]["current_status"].as_str().unwrap())
+        .collect();
+    currents.sort_unstable();
+    assert_eq!(
+        currents,
+        [
+            "active",
+            "active",
+            "blocked",
+            "blocked",
+            "outgoing_suspended",
+            "outgoing_suspended",
+            "outgoing_suspended",
+            "terminated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_verified_line_is_the_phone_claim_and_its_holder_can_say_it_is_not_theirs() {
+    use reqwest::Method;
+    let app = oidc_app().await;
+    let (_, _, access) = operator(&app, 4).await;
+    let person = registered_adult(&app, 34).await;
+    let citizen = with_account(&app, &person, EidLevel::Level1).await;
+    let shop = platform(&app, "0100000034", "Chợ Điện Tử").await;
+    let rp = client(
+        &app,
+        shop,
+        "rp-phone",
+        "https://phone.example.vn/cb",
+        "openid verified phone",
+        "EdDSA",
+        None,
+        1,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let claims_now = async |browser: &mut Browser| {
+        let callback = authorize(
+            browser,
+            &authorize_query(&rp, "openid phone", &[]),
+            &citizen,
+        )
+        .await;
+        let code = query_param(&callback, "code").unwrap();
+        let tokens = expect_json(exchange(&app, &rp, &code).await, StatusCode::OK).await;
+        verified_id_token(&app, tokens["id_token"].as_str().unwrap()).await
+    };
+
+    // No verified line yet: the scope releases nothing.
+    let claims = claims_now(&mut browser).await;
+    assert!(claims.get("phone_number").is_none(), "{claims}");
+    // A line pending its face check is not verified either; once attested, it is the claim.
+    let mut pending = line_body("0981234501", declared(&person));
+    pending.as_object_mut().unwrap().remove("face_check");
+    let line = expect_json(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            "/v1/subscriptions",
+            Some(pending),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = line["id"].as_str().unwrap().to_owned();
+    assert!(claims_now(&mut browser).await.get("phone_number").is_none());
+    expect_json(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &format!("/v1/subscriptions/{id}/verifications"),
+            Some(json!({"method": "đối chiếu tại cửa hàng", "checked_at": jiff::Timestamp::now().to_string()})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let claims = claims_now(&mut browser).await;
+    assert_eq!(claims["phone_number"], "+84981234501", "{claims}");
+    assert_eq!(claims["phone_number_verified"], true);
+
+    // The person's page lists the line; "not mine" needs the form's CSRF token, tells the
+    // operator, and the number is no longer released.
+    let page = browser.get("/me?lang=en").await.text().await.unwrap();
+    assert!(page.contains("SIMs in my name"), "{page}");
+    assert!(page.contains("0981234501"), "{page}");
+    assert!(page.contains(&format!("data-line=\"{id}\"")));
+    let mut form = vec![
+        ("tx", "me"),
+        ("lang", "en"),
+        ("line", id.as_str()),
+        ("action", "not_mine"),
+    ];
+    assert_eq!(
+        browser.post("/me/lines", &form).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let csrf = hidden(&page, "csrf");
+    form.push(("csrf", csrf.as_str()));
+    let other_line = uuid::Uuid::now_v7().to_string();
+    let mut stranger = form.clone();
+    stranger[2] = ("line", other_line.as_str());
+    assert_eq!(
+        browser.post("/me/lines", &stranger).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        location(&browser.post("/me/lines", &form).await),
+        "/me?tx=me&lang=en"
+    );
+    let page = browser.get("/me?lang=en").await.text().await.unwrap();
+    assert!(page.contains("Reported as not mine"), "{page}");
+    let transitions = expect_json(
+        send(
+            &app,
+            Method::GET,
+            &access,
+            "/v1/subscriptions/transitions",
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let last = transitions["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["cause"], "reported_not_mine", "{transitions}");
+    let read = expect_json(
+        send(
+            &app,
+            Method::GET,
+            &access,
+            &format!("/v1/subscriptions/{id}"),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["reported_not_mine"], true);
+    assert!(claims_now(&mut browser).await.get("phone_number").is_none());
 }

@@ -21,6 +21,10 @@ pub enum EventType {
     GuardianConsentRevoked,
     /// dinhdanh: the person crossed an age bracket (16 or 18).
     AgeBracketChanged,
+    /// dinhdanh: a telecom line's status changed (a device change, a stage of the
+    /// device-change timeline, a verification, a termination) or its holder reported it as
+    /// not theirs; for the line's operator, about the line's number.
+    LineStatusChanged,
     /// SSF §8.1.4.1: a stream's verification.
     Verification,
     /// SSF §8.1.5: a stream's status changed.
@@ -29,7 +33,7 @@ pub enum EventType {
 
 impl EventType {
     /// The types a receiver may request, in the order published.
-    pub const REQUESTABLE: [EventType; 7] = [
+    pub const REQUESTABLE: [EventType; 8] = [
         EventType::AccountDisabled,
         EventType::AccountEnabled,
         EventType::SessionRevoked,
@@ -37,6 +41,7 @@ impl EventType {
         EventType::AssuranceLevelChange,
         EventType::GuardianConsentRevoked,
         EventType::AgeBracketChanged,
+        EventType::LineStatusChanged,
     ];
 
     /// The type's URI.
@@ -61,6 +66,7 @@ impl EventType {
                 "urn:dinhdanh:secevent:event-type:guardian-consent-revoked"
             }
             EventType::AgeBracketChanged => "urn:dinhdanh:secevent:event-type:age-bracket-changed",
+            EventType::LineStatusChanged => "urn:dinhdanh:secevent:event-type:line-status-changed",
             EventType::Verification => {
                 "https://schemas.openid.net/secevent/ssf/event-type/verification"
             }
@@ -88,6 +94,7 @@ impl EventType {
             EventType::AssuranceLevelChange => "assurance-level-change",
             EventType::GuardianConsentRevoked => "guardian-consent-revoked",
             EventType::AgeBracketChanged => "age-bracket-changed",
+            EventType::LineStatusChanged => "line-status-changed",
             EventType::Verification => "verification",
             EventType::StreamUpdated => "stream-updated",
         }
@@ -279,6 +286,24 @@ impl SecurityEvent {
         payload.insert("age_over_16".into(), age_over_16.into());
         payload.insert("age_over_18".into(), age_over_18.into());
         Self::new(EventType::AgeBracketChanged, subject, payload)
+    }
+
+    /// dinhdanh's line-status-changed: the line, its status before and after (the same for
+    /// a holder's "not mine" report), and why.
+    pub fn line_status_changed(
+        subject: SubjectId,
+        when: i64,
+        subscription: &str,
+        previous_status: &str,
+        current_status: &str,
+        cause: &str,
+    ) -> Self {
+        let mut payload = at(when);
+        payload.insert("subscription".into(), subscription.into());
+        payload.insert("previous_status".into(), previous_status.into());
+        payload.insert("current_status".into(), current_status.into());
+        payload.insert("cause".into(), cause.into());
+        Self::new(EventType::LineStatusChanged, subject, payload)
     }
 
     /// SSF `verification` (§8.1.4.1), echoing the receiver's `state`.

@@ -33,6 +33,11 @@ pub enum SubjectId {
         /// The identifier.
         id: String,
     },
+    /// RFC 9493 §3.2.7: a telephone number, in E.164 form.
+    PhoneNumber {
+        /// The number, `+84…`.
+        phone_number: String,
+    },
 }
 
 impl SubjectId {
@@ -71,6 +76,9 @@ impl SubjectId {
         match self {
             SubjectId::IssSub { iss, sub } => json!({"format": "iss_sub", "iss": iss, "sub": sub}),
             SubjectId::Opaque { id } => json!({"format": "opaque", "id": id}),
+            SubjectId::PhoneNumber { phone_number } => {
+                json!({"format": "phone_number", "phone_number": phone_number})
+            }
         }
     }
 }
@@ -124,6 +132,13 @@ mod tests {
         assert_eq!(
             SubjectId::Opaque { id: "s1".into() }.to_json(),
             json!({"format": "opaque", "id": "s1"})
+        );
+        assert_eq!(
+            SubjectId::PhoneNumber {
+                phone_number: "+84912345678".into()
+            }
+            .to_json(),
+            json!({"format": "phone_number", "phone_number": "+84912345678"})
         );
     }
 }

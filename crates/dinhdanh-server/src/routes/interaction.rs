@@ -53,6 +53,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/passkey.js", get(passkey::script))
         .route("/me", get(portal::page))
         .route("/me/bindings", post(portal::decide_binding))
+        .route("/me/lines", post(portal::report_line))
         .route("/me/password", post(portal::change_password))
         .route("/me/sessions", post(portal::sign_out_everywhere))
         .route("/consent", get(consent_page).post(consent))

@@ -15,6 +15,7 @@ pub(crate) mod log;
 pub(crate) mod organisations;
 pub(crate) mod persons;
 pub(crate) mod ssf;
+pub(crate) mod subscriptions;
 pub(crate) mod system;
 pub(crate) mod token;
 
@@ -34,6 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(token::router())
         .merge(bindings::router())
         .merge(ssf::router())
+        .merge(subscriptions::router())
 }
 
 /// Formats a timestamp for a response (RFC 3339, UTC).

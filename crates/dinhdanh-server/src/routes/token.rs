@@ -258,13 +258,25 @@ async fn released(
     }
     let scopes = Scopes::parse(&grant.grant.scopes)
         .map_err(|_| OAuthError::internal(&"stored scopes unreadable"))?;
+    // The person's newest line that an operator verified against the registry and whose
+    // face check it attested, still active and not reported as someone else's; read only
+    // when the grant asks for it.
+    let phone = if scopes.contains(Scope::Phone) {
+        state
+            .store
+            .subscriptions()
+            .verified_msisdn(grant.grant.person_id)
+            .await?
+            .map(|msisdn| msisdn.as_str().to_owned())
+    } else {
+        None
+    };
     let facts = PersonFacts {
         active: true,
         eid_level: grant.grant.eid_level,
         birth_date: person.personal.birth_date,
         name: person.personal.name.as_str().to_owned(),
-        // No verified mobile numbers in the registry yet: the `phone` scope releases nothing.
-        phone: None,
+        phone,
     };
     let mut claims = release_claims(&scopes, &facts, now);
     let sector = SectorIdentifier::new(&client.registration.sector)

@@ -1,5 +1,6 @@
 //! The person's own page (`/me`): the platform accounts bound to them, with "unlink" and
-//! "not mine", and, for a guardian, the bindings of their children under 16, with approve,
+//! "not mine"; the telecom lines in their name at every operator, with "not mine", which
+//! tells the line's operator; and, for a guardian, the bindings of their children under 16, with approve,
 //! deny and revoke; a password change, and "sign out everywhere". A login here goes through
 //! the same pages as a client's, under the portal's transaction (`/login?tx=me`), and every
 //! form carries a CSRF token bound to it.
@@ -12,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dinhdanh_core::{BindingStatus, GUARDIAN_CONSENT_BELOW, GuardianConsent};
 use dinhdanh_crypto::TokenHash;
-use dinhdanh_store::{Binding, BindingId, OrganisationId, PersonId, StoreError};
+use dinhdanh_store::{
+    Binding, BindingId, OrganisationId, PersonId, StoreError, Subscription, SubscriptionId,
+};
 
 use jiff::Timestamp;
 
@@ -22,7 +25,7 @@ use super::{
     posted, session_hash, throttled,
 };
 use crate::AppState;
-use crate::pages::{self, BindingRow, ErrorMessage, FormError, PortalNotice};
+use crate::pages::{self, BindingRow, ErrorMessage, FormError, LineRow, PortalNotice};
 use crate::provider::{ClientAddress, FormPairs};
 use crate::routes::authorize::see_other;
 
@@ -48,6 +51,8 @@ pub(super) async fn page(
 struct Shown {
     own: Vec<(Binding, String)>,
     children: Vec<(Binding, String, String)>,
+    /// The lines in the person's name, with their operators' names.
+    lines: Vec<(Subscription, String)>,
 }
 
 async fn shown(state: &AppState, person: PersonId) -> Result<Shown, StoreError> {
@@ -80,9 +85,20 @@ async fn shown(state: &AppState, person: PersonId) -> Result<Shown, StoreError> 
             }
         }
     }
+    let mut lines = Vec::new();
+    for line in state
+        .store
+        .subscriptions()
+        .list_subscriptions_of(person)
+        .await?
+    {
+        let name = platform(line.operator_id).await?;
+        lines.push((line, name));
+    }
     Ok(Shown {
         own,
         children: children_bindings,
+        lines,
     })
 }
 
@@ -106,6 +122,11 @@ async fn render(
         .iter()
         .map(|(binding, platform, child)| BindingRow::new(binding, platform, Some(child)))
         .collect();
+    let lines: Vec<LineRow<'_>> = shown
+        .lines
+        .iter()
+        .map(|(line, operator)| LineRow::new(line, operator))
+        .collect();
     let status = match notice {
         None | Some(PortalNotice::PasswordChanged) => StatusCode::OK,
         Some(PortalNotice::NotAllowed) => StatusCode::CONFLICT,
@@ -116,7 +137,7 @@ async fn render(
         Some(PortalNotice::Password(_)) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ctx.render(state, status, |form| {
-        pages::portal(form, &own, &children, notice)
+        pages::portal(form, &own, &children, &lines, notice)
     })
 }
 
@@ -316,5 +337,43 @@ pub(super) async fn decide_binding(
         by_guardian = !own,
         "a binding changed on the person's page"
     );
+    see_other(&ctx.url("/me"))
+}
+
+/// `POST /me/lines`: the person says a line in their name is not theirs. The line's
+/// operator hears of it (a transition it polls, and a `line-status-changed` event); the
+/// line stays as it is until the operator acts.
+pub(super) async fn report_line(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let PortalForm {
+        form, ctx, person, ..
+    } = match portal_form(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return *response,
+    };
+    let Some(id) = form
+        .get("line")
+        .and_then(|id| id.parse::<SubscriptionId>().ok())
+    else {
+        return page_error(ctx.lang, ErrorMessage::BadRequest);
+    };
+    if form.get("action") != Some("not_mine") {
+        return page_error(ctx.lang, ErrorMessage::BadRequest);
+    }
+    match state
+        .store
+        .subscriptions()
+        .report_not_mine(person, id, Timestamp::now())
+        .await
+    {
+        Ok(_) => {}
+        // Not a line of this person's: the same answer as a form that names nothing.
+        Err(StoreError::NotFound(_)) => return page_error(ctx.lang, ErrorMessage::BadRequest),
+        Err(err) => return page_error(ctx.lang, internal(&err)),
+    }
+    tracing::info!("a person reported a line in their name as not theirs");
     see_other(&ctx.url("/me"))
 }
