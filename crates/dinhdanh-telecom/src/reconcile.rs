@@ -32,7 +32,8 @@ pub const MAX_LINE: usize = 4_096;
 /// What the registry holds about people and organisations, for reconciliation.
 #[derive(Debug, Default, Clone)]
 pub struct RegistryIndex {
-    people: HashMap<u64, PersonRecord>,
+    /// Citizen number → the person's facts and their slot (the order they were inserted in).
+    people: HashMap<u64, (PersonRecord, u32)>,
     organisations: HashMap<u64, ()>,
 }
 
@@ -42,22 +43,33 @@ impl RegistryIndex {
         Self::default()
     }
 
-    /// Records a person.
+    /// Records a person, and answers their slot: 0 for the first person inserted, 1 for the
+    /// next, and so on (a number inserted again keeps its slot). A line's
+    /// [`Classified::person`] names its holder by slot, so that the caller, which keeps
+    /// the people's ids, can record what each was told about.
     pub fn insert_person(
         &mut self,
         number: &CitizenNumber,
         name: &PersonName,
         birth_date: BirthDate,
         status: PersonStatus,
-    ) {
-        self.people.insert(
-            number_key(number.as_str()),
-            PersonRecord {
-                name: NameKey::of(name),
-                birth_date,
-                status,
-            },
-        );
+    ) -> u32 {
+        let next = u32::try_from(self.people.len()).unwrap_or(u32::MAX);
+        let record = PersonRecord {
+            name: NameKey::of(name),
+            birth_date,
+            status,
+        };
+        match self.people.entry(number_key(number.as_str())) {
+            std::collections::hash_map::Entry::Occupied(mut entry) => {
+                entry.get_mut().0 = record;
+                entry.get().1
+            }
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert((record, next));
+                next
+            }
+        }
     }
 
     /// Records an organisation.
@@ -70,22 +82,23 @@ impl RegistryIndex {
         self.people.len()
     }
 
-    fn holder(&self, declared: &DeclaredHolder) -> HolderFacts {
+    /// What the registry holds about a declared holder, and a person's slot.
+    fn holder(&self, declared: &DeclaredHolder) -> (HolderFacts, Option<u32>) {
         match declared {
             DeclaredHolder::Person { number, .. } => self
                 .people
                 .get(&number_key(number.as_str()))
-                .map_or(HolderFacts::Unknown, |record| {
-                    HolderFacts::Person(record.clone())
+                .map_or((HolderFacts::Unknown, None), |(record, slot)| {
+                    (HolderFacts::Person(record.clone()), Some(*slot))
                 }),
             DeclaredHolder::Organisation { tax_code } => {
                 if self
                     .organisations
                     .contains_key(&number_key(tax_code.as_str()))
                 {
-                    HolderFacts::Organisation
+                    (HolderFacts::Organisation, None)
                 } else {
-                    HolderFacts::Unknown
+                    (HolderFacts::Unknown, None)
                 }
             }
         }
@@ -158,6 +171,10 @@ pub struct Classified {
     pub msisdn: Option<Msisdn>,
     /// The birth province's code of a person holder's citizen number.
     pub province: Option<u16>,
+    /// The slot ([`RegistryIndex::insert_person`]) of the registered person whose facts the
+    /// outcome tells the operator about: set for a verified or rejected line whose citizen
+    /// number the registry holds, whatever else the line got wrong.
+    pub person: Option<u32>,
 }
 
 /// A parsed line.
@@ -223,8 +240,9 @@ pub struct Prepared(Result<PreparedLine, Malformed>);
 struct PreparedLine {
     msisdn: Msisdn,
     holder: u64,
-    /// A person the registry holds: the operator's limit applies.
-    limited: bool,
+    /// The slot of the person the registry holds under the line's citizen number: the
+    /// operator's limit applies.
+    person: Option<u32>,
     province: Option<u16>,
     /// What the registry alone says against the line.
     reasons: Vec<Reason>,
@@ -256,8 +274,7 @@ impl RegistryIndex {
             Ok(line) => line,
             Err(malformed) => return Prepared(Err(malformed)),
         };
-        let holder = self.holder(&line.holder);
-        let limited = matches!(holder, HolderFacts::Person(_));
+        let (holder, person) = self.holder(&line.holder);
         // The registry's reasons only: the limit and the number's holder depend on the
         // lines before, which `settle` knows.
         let facts = SubscriptionFacts {
@@ -270,7 +287,7 @@ impl RegistryIndex {
         Prepared(Ok(PreparedLine {
             msisdn: line.msisdn,
             holder: holder_key(&line.holder),
-            limited,
+            person,
             province: match &line.holder {
                 DeclaredHolder::Person { number, .. } => Some(number.province().code),
                 DeclaredHolder::Organisation { .. } => None,
@@ -329,12 +346,16 @@ impl<'a> Reconciler<'a> {
                     outcome: Outcome::Malformed(malformed),
                     msisdn: None,
                     province: None,
+                    person: None,
                 };
             }
         };
+        let limited = line.person.is_some();
+        let mut person = None;
         let outcome = if self.seen.insert((line.msisdn, line.holder)) {
+            person = line.person;
             let mut reasons = line.reasons;
-            if line.limited && self.verified.get(&line.holder).copied().unwrap_or(0) >= self.limit {
+            if limited && self.verified.get(&line.holder).copied().unwrap_or(0) >= self.limit {
                 reasons.push(Reason::OverOperatorLimit);
             }
             if self
@@ -346,7 +367,7 @@ impl<'a> Reconciler<'a> {
             }
             if reasons.is_empty() {
                 self.holders.insert(line.msisdn, line.holder);
-                if line.limited {
+                if limited {
                     *self.verified.entry(line.holder).or_default() += 1;
                 }
                 Outcome::Verified
@@ -360,6 +381,7 @@ impl<'a> Reconciler<'a> {
             outcome,
             msisdn: Some(line.msisdn),
             province: line.province,
+            person,
         }
     }
 

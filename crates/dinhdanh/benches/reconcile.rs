@@ -96,6 +96,7 @@ fn main() {
     let started = Instant::now();
     let report = reconcile(
         &index,
+        &[],
         3,
         std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap()),
         Format::Csv,

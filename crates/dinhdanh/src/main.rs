@@ -686,10 +686,13 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
     let registry =
         reconcile::load_registry(store.as_ref(), |done| loading.set_position(done)).await?;
     loading.finish_and_clear();
+    let index = &registry.index;
+    let elsewhere = reconcile::load_lines_elsewhere(store.as_ref(), &registry, operator.id).await?;
     let bar = reconcile::progress_bar(size);
     let started = std::time::Instant::now();
     let report = reconcile::reconcile(
-        &registry,
+        index,
+        &elsewhere,
         args.limit,
         std::io::BufReader::with_capacity(1 << 20, input),
         Format::of(&args.file),
@@ -698,14 +701,24 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    // What the reports tell the operator about registered people goes into their logs.
+    let recording = progress_bar(report.told.len() as u64, "disclosures");
+    let log = store.disclosure_log();
+    let recorded =
+        reconcile::record_answers(log.as_ref(), operator.id, &registry, &report.told, |done| {
+            recording.set_position(done)
+        })
+        .await?;
+    recording.finish_and_clear();
     let get = |class| report.classes.get(class).copied().unwrap_or(0);
     println!(
         "{}: {} lines in {elapsed:.1} s ({:.0} lines/s) against {} people: {} verified, {} \
-         rejected, {} duplicate, {} malformed; reports in {}",
+         rejected, {} duplicate, {} malformed; reports in {}; {recorded} people's disclosure \
+         logs record the answers about them",
         operator.name,
         report.rows,
         report.rows as f64 / elapsed.max(1e-3),
-        registry.people(),
+        index.people(),
         get("verified"),
         get("rejected"),
         get("duplicate"),

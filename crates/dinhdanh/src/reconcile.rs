@@ -1,7 +1,12 @@
 //! `dinhdanh reconcile`: an operator's whole subscriber base, as CSV or JSON Lines, classified
-//! against the registry line by line, with reports written to a directory. It reads the
-//! store and writes only its reports: running it again on the same file gives the same
-//! reports and changes nothing.
+//! against the registry line by line, with reports written to a directory.
+//!
+//! What a line's answer tells the operator about a registered person (that the registry
+//! agrees with what it declared, or which of the registry's facts differ) is a disclosure:
+//! after the reports are written, each person answered about is recorded once in their
+//! disclosure log, with the operator as recipient. Besides those records the run writes
+//! nothing to the store, and running it again on the same file gives the same reports (and
+//! records the new answers again: the operator was told again).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -10,7 +15,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use dinhdanh_core::province::PROVINCES;
-use dinhdanh_store::RegistryStore;
+use dinhdanh_store::{
+    DisclosureLog, NewDisclosure, OrganisationId, PersonId, Purpose, Recipient, RegistryStore,
+};
 use dinhdanh_telecom::{
     COLUMNS, Classified, Malformed, Outcome, Prepared, Reconciler, RegistryIndex,
 };
@@ -21,26 +28,45 @@ use serde_json::{Map, Value, json};
 const PAGE: usize = 10_000;
 /// Lines each of the two threads prepares per batch.
 const BATCH: usize = 8_192;
+/// Disclosure records written per transaction.
+const RECORDS_PER_BATCH: usize = 2_000;
+/// The legal basis of a reconciliation's answers: operators must match their subscribers'
+/// identity against the population registry (Circular 08/2026).
+const RECONCILE_BASIS: &str = "legal-obligation";
+/// The disclosed field: the outcome of the subscriber check about the person.
+const RECONCILE_FIELD: &str = "subscriber_check";
+
+/// The registry in memory: the index the lines are checked against, and the id of the person
+/// in each of its slots.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// The index.
+    pub index: RegistryIndex,
+    /// The person in each slot of the index.
+    pub people: Vec<PersonId>,
+}
 
 /// Fills an index of the registry: every person (opened, then kept as 16 bytes of facts and
-/// no name in clear) and every organisation. `progress` is told how many people are in.
-pub async fn load_registry(
-    store: &dyn RegistryStore,
-    progress: impl Fn(u64),
-) -> Result<RegistryIndex> {
+/// no name in clear, with their id beside) and every organisation. `progress` is told how
+/// many people are in.
+pub async fn load_registry(store: &dyn RegistryStore, progress: impl Fn(u64)) -> Result<Registry> {
     let mut index = RegistryIndex::new();
+    let mut people = Vec::new();
     let mut after = None;
     let mut loaded = 0u64;
     loop {
         let page = store.list_persons(after, PAGE).await?;
         for person in &page {
             let personal = &person.personal;
-            index.insert_person(
+            let slot = index.insert_person(
                 &personal.citizen_number,
                 &personal.name,
                 personal.birth_date,
                 person.status,
             );
+            if slot as usize == people.len() {
+                people.push(person.id);
+            }
         }
         loaded += page.len() as u64;
         progress(loaded);
@@ -52,7 +78,93 @@ pub async fn load_registry(
     for organisation in store.list_organisations().await? {
         index.insert_organisation(&organisation.tax_code);
     }
-    Ok(index)
+    Ok(Registry { index, people })
+}
+
+/// People's live lines at operators other than `operator`, as the store holds them, by slot
+/// of `registry` (saturating at 255): what the per-person counts across operators add to the
+/// operator's own file.
+pub async fn load_lines_elsewhere(
+    store: &dyn RegistryStore,
+    registry: &Registry,
+    operator: OrganisationId,
+) -> Result<Vec<u8>> {
+    let mut counts = vec![0u8; registry.people.len()];
+    // The people are listed by id, so a slot is found by bisection; a registry read in
+    // another order is sorted first.
+    let mut by_id: Vec<(PersonId, u32)> = Vec::new();
+    if !registry.people.is_sorted() {
+        by_id = registry
+            .people
+            .iter()
+            .enumerate()
+            .map(|(slot, id)| (*id, slot as u32))
+            .collect();
+        by_id.sort_unstable();
+    }
+    let slot_of = |person: &PersonId| -> Option<usize> {
+        if by_id.is_empty() {
+            registry.people.binary_search(person).ok()
+        } else {
+            by_id
+                .binary_search_by(|(id, _)| id.cmp(person))
+                .ok()
+                .map(|found| by_id[found].1 as usize)
+        }
+    };
+    let lines = store.subscriptions();
+    let mut after = None;
+    loop {
+        let page = lines.count_lines_elsewhere(operator, after, PAGE).await?;
+        for (person, count) in &page {
+            if let Some(slot) = slot_of(person) {
+                counts[slot] = u8::try_from(*count).unwrap_or(u8::MAX);
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == PAGE => after = Some(*last),
+            _ => return Ok(counts),
+        }
+    }
+}
+
+/// Records in each person's disclosure log that `operator` was told the outcome of the
+/// subscriber check about them: one record a person of `told` (slots of `registry`), in
+/// transactions of [`RECORDS_PER_BATCH`]. `progress` is told how many are recorded. Answers
+/// how many were.
+pub async fn record_answers(
+    log: &dyn DisclosureLog,
+    operator: OrganisationId,
+    registry: &Registry,
+    told: &[u32],
+    progress: impl Fn(u64),
+) -> Result<u64> {
+    let purpose = Purpose::new("reconciling the operator's subscriber base with the registry")
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let mut recorded = 0u64;
+    for chunk in told.chunks(RECORDS_PER_BATCH) {
+        let batch = chunk
+            .iter()
+            .map(|slot| {
+                let subject = registry
+                    .people
+                    .get(*slot as usize)
+                    .copied()
+                    .context("a line named a slot outside the registry")?;
+                Ok(NewDisclosure {
+                    subject,
+                    recipient: Recipient::Organisation(operator),
+                    fields: vec![RECONCILE_FIELD],
+                    purpose: purpose.clone(),
+                    legal_basis: RECONCILE_BASIS,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        log.record_disclosures(&batch).await?;
+        recorded += batch.len() as u64;
+        progress(recorded);
+    }
+    Ok(recorded)
 }
 
 /// The input's format.
@@ -88,6 +200,12 @@ pub struct Report {
     pub provinces: BTreeMap<u16, BTreeMap<&'static str, u64>>,
     /// How many people hold 1, 2, 3 … verified lines at this operator.
     pub lines_per_person: BTreeMap<u32, u64>,
+    /// How many people hold 1, 2, 3 … live lines across all operators: their verified lines
+    /// in this file and their live lines at the other operators.
+    pub lines_across_operators: BTreeMap<u32, u64>,
+    /// The slots of the registered people some line's answer was about, each once, in
+    /// ascending order: what [`record_answers`] records.
+    pub told: Vec<u32>,
 }
 
 fn class_of(outcome: &Outcome) -> &'static str {
@@ -118,6 +236,7 @@ fn create(out: &Path, name: &str) -> Result<std::io::BufWriter<std::fs::File>> {
 /// `progress` is told the bytes and lines read so far.
 pub fn reconcile(
     registry: &RegistryIndex,
+    elsewhere: &[u8],
     limit: u32,
     mut input: impl BufRead,
     format: Format,
@@ -133,6 +252,10 @@ pub fn reconcile(
     writeln!(writers.malformed, "line,reason")?;
     let mut reconciler = Reconciler::new(registry, limit);
     let mut report = Report::default();
+    // One bit a person of the registry: whether a line's answer was about them.
+    let mut told = vec![0u64; registry.people().div_ceil(64)];
+    // Each person's verified lines in this file, by slot.
+    let mut here = vec![0u8; registry.people()];
     let mut bytes = 0u64;
     let mut number = 0u64;
     let mut lines: Vec<Vec<u8>> = (0..2 * BATCH).map(|_| Vec::with_capacity(128)).collect();
@@ -196,6 +319,17 @@ pub fn reconcile(
         let right = right.map_err(|_| anyhow::anyhow!("a reconciliation thread failed"))?;
         for (offset, prepared) in left.into_iter().chain(right).enumerate() {
             let classified = reconciler.settle(prepared);
+            if let Some(slot) = classified.person {
+                let slot = slot as usize;
+                if let Some(word) = told.get_mut(slot / 64) {
+                    *word |= 1 << (slot % 64);
+                }
+                if classified.outcome == Outcome::Verified
+                    && let Some(count) = here.get_mut(slot)
+                {
+                    *count = count.saturating_add(1);
+                }
+            }
             count(
                 &mut report,
                 &mut writers,
@@ -207,6 +341,20 @@ pub fn reconcile(
     }
     for lines in reconciler.lines_per_person() {
         *report.lines_per_person.entry(lines).or_default() += 1;
+    }
+    for (slot, count) in here.iter().enumerate() {
+        let total = u32::from(*count) + u32::from(elsewhere.get(slot).copied().unwrap_or(0));
+        if total > 0 {
+            *report.lines_across_operators.entry(total).or_default() += 1;
+        }
+    }
+    for (word_index, word) in told.iter().enumerate() {
+        let mut bits = *word;
+        while bits != 0 {
+            let bit = bits.trailing_zeros();
+            report.told.push(word_index as u32 * 64 + bit);
+            bits &= bits - 1;
+        }
     }
     writers.junk.flush()?;
     writers.malformed.flush()?;
@@ -294,6 +442,11 @@ fn write_summaries(report: &Report, out: &Path) -> Result<()> {
             .iter()
             .map(|(lines, people)| (lines.to_string(), json!(people)))
             .collect::<Map<String, Value>>(),
+        "lines_across_operators": report
+            .lines_across_operators
+            .iter()
+            .map(|(lines, people)| (lines.to_string(), json!(people)))
+            .collect::<Map<String, Value>>(),
     });
     let path = out.join("summary.json");
     std::fs::write(&path, format!("{summary:#}\n"))
@@ -329,10 +482,30 @@ fn write_summaries(report: &Report, out: &Path) -> Result<()> {
     }
     text.flush()?;
 
+    // People by how many lines they hold: here (verified in this file) and across all
+    // operators (with the other operators' live lines the registry holds).
     let mut per_person = create(out, "sims_per_person.csv")?;
-    writeln!(per_person, "verified_lines,people")?;
-    for (lines, people) in &report.lines_per_person {
-        writeln!(per_person, "{lines},{people}")?;
+    writeln!(
+        per_person,
+        "lines,people_at_this_operator,people_across_operators"
+    )?;
+    let most = report
+        .lines_per_person
+        .keys()
+        .chain(report.lines_across_operators.keys())
+        .max()
+        .copied()
+        .unwrap_or(0);
+    for lines in 1..=most {
+        let here = report.lines_per_person.get(&lines).copied().unwrap_or(0);
+        let across = report
+            .lines_across_operators
+            .get(&lines)
+            .copied()
+            .unwrap_or(0);
+        if here > 0 || across > 0 {
+            writeln!(per_person, "{lines},{here},{across}")?;
+        }
     }
     per_person.flush()?;
     Ok(())

@@ -1,12 +1,12 @@
 //! `dinhdanh reconcile` on a seeded store and a synthetic operator file: exact counts per
-//! class, bad rows reported by line number, the same reports on a second run, and nothing
-//! changed in the store.
+//! class, bad rows reported by line number, each person answered about recorded once in the
+//! disclosure log, the same reports on a second run, and nothing else changed in the store.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use common::run_in;
@@ -53,9 +53,22 @@ fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing(
     writeln!(file, "{SUBSCRIBER_HEADER}").unwrap();
     let mut lines = 1u64;
     let mut good = None;
+    // The registered people some line's answer is about: the operator learns whether the
+    // registry agrees with what it declared.
+    let mut told = BTreeSet::new();
     for row in subscriber_file(&spec) {
         writeln!(file, "{}", row.line).unwrap();
         lines += 1;
+        let number = row.line.split(',').nth(1).unwrap().to_owned();
+        match row.expected {
+            Expected::Verified => {
+                told.insert(number);
+            }
+            Expected::Rejected(reason) if reason.as_str() != "unknown_citizen_number" => {
+                told.insert(number);
+            }
+            _ => {}
+        }
         let class = match row.expected {
             Expected::Verified => {
                 good.get_or_insert_with(|| row.line.clone());
@@ -104,9 +117,30 @@ fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing(
             out_dir.to_str().unwrap(),
         ])
     };
+    // Entries in the disclosure log, whether in the tree yet or waiting.
+    let logged = || {
+        let (ok, out, err) = run(&["log", "verify"]);
+        assert!(ok, "{out}{err}");
+        let numbers: Vec<u64> = out
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|part| !part.is_empty())
+            .map(|part| part.parse().unwrap())
+            .collect();
+        let waiting = out
+            .split(" waiting")
+            .next()
+            .and_then(|head| head.rsplit(' ').next())
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+        numbers[0] + waiting
+    };
+    let seeded = logged();
     let (ok, out, err) = reconcile();
     assert!(ok, "{out}{err}");
     assert!(out.contains("Viettel"), "{out}");
+    assert!(!told.is_empty());
+    assert_eq!(logged(), seeded + told.len() as u64, "{out}");
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
             .unwrap();
@@ -143,7 +177,7 @@ fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing(
             .contains("province")
     );
 
-    // Again: the same reports, and the store as it was.
+    // Again: the same reports, the same people told again, and the store otherwise as it was.
     let before = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
     let (ok, _, err) = reconcile();
     assert!(ok, "{err}");
@@ -151,6 +185,7 @@ fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing(
         std::fs::read_to_string(out_dir.join("summary.json")).unwrap(),
         before
     );
+    assert_eq!(logged(), seeded + 2 * told.len() as u64);
     let (ok, _, err) = run(&["seed", "--people", "3000", "--seed", "41"]);
     assert!(!ok && err.contains("already in the database"), "{err}");
 
