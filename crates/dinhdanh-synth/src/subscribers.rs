@@ -3,17 +3,20 @@
 //! the class a correct reconciliation must give it, so that tests can assert exact counts.
 //!
 //! The file follows the population stream, person by person, and keeps only a few rows of
-//! state, whatever its length. Each adult draws one plan: one verified line (most), or a
-//! kind of junk. Minors hold no line. Deceased and suspended adults hold one line each, with
-//! their details right, which the registry's status refuses.
+//! state, whatever its length. Each adult draws one plan: one verified line (most), a kind
+//! of junk, or, in their place, a line of an organisation: an enterprise that `dinhdanh seed`
+//! registers with the population's seed (verified), or a tax code nobody has. Minors hold no
+//! line. Deceased and suspended adults hold one line each, with their details right, which
+//! the registry's status refuses.
 
 use std::collections::VecDeque;
 
-use dinhdanh_core::{MobileNetwork, PersonStatus};
+use dinhdanh_core::{MobileNetwork, OrganisationKind, PersonStatus};
 use dinhdanh_telecom::Reason;
 use jiff::ToSpan;
 use jiff::civil::Date;
 
+use crate::organisations::organisations;
 use crate::population::{Population, PopulationSpec, SyntheticPerson, population};
 use crate::serial::{SERIAL_SPACE, mix, permute};
 
@@ -38,6 +41,10 @@ pub struct JunkShares {
     pub duplicate: u16,
     /// A verified line, then a malformed one.
     pub malformed: u16,
+    /// Instead of the adult's line, a line of a registered enterprise (verified, not junk).
+    pub organisation: u16,
+    /// Instead of the adult's line, a line of a tax code nobody has.
+    pub unknown_tax_code: u16,
 }
 
 impl Default for JunkShares {
@@ -51,6 +58,8 @@ impl Default for JunkShares {
             msisdn_held_by_another: 10,
             duplicate: 10,
             malformed: 10,
+            organisation: 20,
+            unknown_tax_code: 5,
         }
     }
 }
@@ -101,6 +110,8 @@ enum Plan {
     HeldByAnother,
     Duplicate,
     Malformed,
+    Organisation,
+    UnknownTaxCode,
 }
 
 /// Streams the rows of a [`SubscriberFileSpec`] (without the header); see the module docs.
@@ -109,6 +120,11 @@ pub fn subscriber_file(spec: &SubscriberFileSpec) -> SubscriberFile {
         people: population(&spec.population),
         spec: *spec,
         codes: spec.operator.codes().collect(),
+        enterprises: organisations(spec.population.seed)
+            .into_iter()
+            .filter(|organisation| organisation.kind == OrganisationKind::Enterprise)
+            .map(|organisation| organisation.tax_code.as_str().to_owned())
+            .collect(),
         key: mix(spec.seed ^ 0x5ab5_c21b_e700_0001),
         index: 0,
         lines: 0,
@@ -123,6 +139,8 @@ pub struct SubscriberFile {
     people: Population,
     spec: SubscriberFileSpec,
     codes: Vec<u8>,
+    /// The tax codes of the enterprises registered with the population's seed.
+    enterprises: Vec<String>,
     key: u64,
     /// The person's index in the population.
     index: u64,
@@ -170,6 +188,8 @@ impl SubscriberFile {
             (junk.msisdn_held_by_another, Plan::HeldByAnother),
             (junk.duplicate, Plan::Duplicate),
             (junk.malformed, Plan::Malformed),
+            (junk.organisation, Plan::Organisation),
+            (junk.unknown_tax_code, Plan::UnknownTaxCode),
         ] {
             if draw < share {
                 return plan;
@@ -188,6 +208,13 @@ impl SubscriberFile {
         let msisdn = msisdn.unwrap_or_else(|| self.next_msisdn());
         let activated = self.activated_on();
         format!("{msisdn},{number},{name},{birth},,{activated}")
+    }
+
+    /// A line an organisation holds, by its tax code, on a fresh number.
+    fn organisation_line(&mut self, tax_code: &str) -> String {
+        let msisdn = self.next_msisdn();
+        let activated = self.activated_on();
+        format!("{msisdn},,,,{tax_code},{activated}")
     }
 
     fn verified(&mut self, person: &SyntheticPerson) -> String {
@@ -257,6 +284,22 @@ impl SubscriberFile {
             Plan::Duplicate => {
                 let line = self.verified(person);
                 self.push(line, Expected::Duplicate);
+            }
+            Plan::Organisation if !self.enterprises.is_empty() => {
+                let pick =
+                    (mix(self.key ^ self.index ^ 0x0e) % self.enterprises.len() as u64) as usize;
+                let tax_code = self.enterprises[pick].clone();
+                let line = self.organisation_line(&tax_code);
+                self.push(line, Expected::Verified);
+            }
+            Plan::Organisation => {
+                self.verified(person);
+            }
+            Plan::UnknownTaxCode => {
+                // The 9xx range: the synthetic registry draws no tax code there.
+                let unknown = format!("99{:08}", self.index % 100_000_000);
+                let line = self.organisation_line(&unknown);
+                self.push(line, Expected::Rejected(Reason::UnknownTaxCode));
             }
             Plan::Malformed => {
                 let line = self.verified(person);
@@ -349,6 +392,7 @@ mod tests {
             Expected::Rejected(Reason::HolderDeceased),
             Expected::Rejected(Reason::OverOperatorLimit),
             Expected::Rejected(Reason::MsisdnHeldByAnother),
+            Expected::Rejected(Reason::UnknownTaxCode),
         ] {
             assert!(
                 counts.get(&expected).copied().unwrap_or(0) > 0,
@@ -375,9 +419,15 @@ mod tests {
             assert_eq!(fields.len(), 6, "{}", row.line);
             let msisdn: dinhdanh_core::Msisdn = fields[0].parse().unwrap();
             assert_eq!(msisdn.operator_hint(), Some(MobileNetwork::Viettel));
-            fields[1].parse::<dinhdanh_core::CitizenNumber>().unwrap();
-            fields[2].parse::<dinhdanh_core::PersonName>().unwrap();
-            fields[3].parse::<Date>().unwrap();
+            if fields[4].is_empty() {
+                fields[1].parse::<dinhdanh_core::CitizenNumber>().unwrap();
+                fields[2].parse::<dinhdanh_core::PersonName>().unwrap();
+                fields[3].parse::<Date>().unwrap();
+            } else {
+                // An organisation's line: its tax code alone.
+                assert_eq!(&fields[1..4], ["", "", ""], "{}", row.line);
+                fields[4].parse::<dinhdanh_core::TaxCode>().unwrap();
+            }
             fields[5].parse::<Date>().unwrap();
             let fresh = numbers.insert(fields[0].to_owned());
             let reused = matches!(

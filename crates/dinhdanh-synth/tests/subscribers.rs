@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use dinhdanh_core::MobileNetwork;
 use dinhdanh_synth::{
-    Expected, JunkShares, PopulationSpec, SubscriberFileSpec, population, subscriber_file,
+    Expected, JunkShares, PopulationSpec, SubscriberFileSpec, organisations, population,
+    subscriber_file,
 };
 use dinhdanh_telecom::{Malformed, Outcome, Reconciler, RegistryIndex};
 
@@ -33,6 +34,10 @@ fn registry(spec: &SubscriberFileSpec) -> RegistryIndex {
             person.birth_date,
             person.status,
         );
+    }
+    // The organisations `dinhdanh seed` registers with the population's seed.
+    for organisation in organisations(spec.population.seed) {
+        registry.insert_organisation(&organisation.tax_code);
     }
     registry
 }
@@ -82,12 +87,18 @@ fn every_row_gets_the_class_it_was_made_for() {
         "holder_deceased",
         "over_operator_limit",
         "msisdn_held_by_another",
+        "unknown_tax_code",
     ] {
         assert!(
             counts.get(class).copied().unwrap_or(0) > 0,
             "{class}: {counts:?}"
         );
     }
+    // Organisations hold verified lines too.
+    let organisation_lines = subscriber_file(&spec)
+        .filter(|row| row.expected == Expected::Verified && row.line.contains(",,,,"))
+        .count();
+    assert!(organisation_lines > 0);
     // The same file again, from the start, gives the same answers.
     let mut again = Reconciler::new(&registry, 3);
     let mut recount: BTreeMap<String, usize> = BTreeMap::new();

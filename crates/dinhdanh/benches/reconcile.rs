@@ -73,6 +73,9 @@ fn main() {
             person.status,
         );
     }
+    for organisation in dinhdanh_synth::organisations(spec.population.seed) {
+        index.insert_organisation(&organisation.tax_code);
+    }
     let indexing = started.elapsed();
     let after_index = peak_mib();
 
