@@ -224,16 +224,18 @@ const LINE_PAGE: usize = 256;
 /// row before it moves.
 pub async fn apply_line_stages(state: &AppState, now: Timestamp) -> Result<usize, StoreError> {
     let mut moved = 0;
+    let mut after = None;
     loop {
-        let step = state
+        let round = state
             .store
             .subscriptions()
-            .apply_due(now, LINE_PAGE)
+            .apply_due(now, after, LINE_PAGE)
             .await?;
-        moved += step;
-        if step < LINE_PAGE {
+        moved += round.moved;
+        if round.listed < LINE_PAGE {
             return Ok(moved);
         }
+        after = round.last;
     }
 }
 
@@ -406,12 +408,15 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
         deliveries.push((stream.stream_id, event.to_stored()));
         told.insert(client.registration.organisation_id);
     }
-    let purpose = Purpose::new(if line.is_some() {
-        "a change of a telecom line the operator serves"
-    } else {
-        "security event about an account on the platform"
-    })
-    .map_err(|_| StoreError::Corrupt("purpose"))?;
+    // A line's event tells its operator only about the operator's own line, under the
+    // operator's own number: what the operator did, the stage its own data reached, or what
+    // the holder asked to tell it. None of the registry's facts about the person is in it,
+    // so, as on the poll of transitions, no disclosure is recorded.
+    if line.is_some() {
+        told.clear();
+    }
+    let purpose = Purpose::new("security event about an account on the platform")
+        .map_err(|_| StoreError::Corrupt("purpose"))?;
     let disclosures: Vec<NewDisclosure> = told
         .into_iter()
         .map(|organisation| NewDisclosure {

@@ -3633,8 +3633,38 @@ async fn a_line_goes_through_the_device_change_timeline_and_its_operator_hears_e
         .await
     };
 
+    // A change dated before the line existed, and an attestation older than the change it
+    // should answer, are refused and change nothing.
+    expect_problem(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &path("/device-changes"),
+            Some(json!({"changed_at": "2001-01-01T00:00:00Z"})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-field",
+    )
+    .await;
+    assert_eq!(status().await, "active");
     // Suspended at once; re-verified, active again.
     assert_eq!(change().await["status"], "outgoing_suspended");
+    expect_problem(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &path("/verifications"),
+            Some(json!({"method": "cũ", "checked_at": "2026-01-01T00:00:00Z"})),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-field",
+    )
+    .await;
+    assert_eq!(status().await, "outgoing_suspended");
     assert_eq!(
         dinhdanh_server::apply_line_stages(&state, day(29))
             .await

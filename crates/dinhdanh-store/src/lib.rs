@@ -39,8 +39,8 @@ pub use signals::{
 };
 pub use sql::PreparedPersons;
 pub use subscriptions::{
-    Cause, FaceCheck, Holder, LINE_STATUS_EVENT, LineFacts, LineTransition, NewSubscription,
-    Subscription, SubscriptionStore,
+    Cause, DueRound, FaceCheck, Holder, LINE_STATUS_EVENT, LineFacts, LineTransition,
+    NewSubscription, Subscription, SubscriptionStore,
 };
 
 /// Which database a store runs on.

@@ -23,7 +23,7 @@ use crate::keys::Keyring;
 use crate::log::SqlDisclosureLog;
 use crate::model::{OrganisationId, PersonId, SubscriptionId};
 use crate::signals::{NewSignal, record_signal};
-use crate::sql::{now_micros, timestamp as time};
+use crate::sql::timestamp as time;
 use crate::{DisclosureId, StoreError};
 
 /// The event name of a line's status change, as signals record it.
@@ -159,6 +159,17 @@ pub struct LineTransition {
     pub at: Timestamp,
 }
 
+/// What a round of [`SubscriptionStore::apply_due`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DueRound {
+    /// Lines listed as due: fewer than asked for means the round reached the end.
+    pub listed: usize,
+    /// Lines that moved.
+    pub moved: usize,
+    /// The last line listed, where the next round starts after.
+    pub last: Option<SubscriptionId>,
+}
+
 /// What the live lines say about a registration: the holder's lines at the operator, and
 /// the line that holds the number now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,8 +229,9 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     /// Records that the line's SIM moved to another device at `changed_at` (not after `now`):
     /// outgoing service is suspended at once, and the scheduler moves it on. A line already
     /// waiting for verification keeps its first unverified change. Refused on a terminated
-    /// line (`Conflict("terminated")`) and on one without a face check
-    /// (`Conflict("pending face check")`).
+    /// line (`Conflict("terminated")`), on one without a face check
+    /// (`Conflict("pending face check")`), and for a change before the line was registered
+    /// or last verified (`Conflict("changed before")`).
     async fn record_device_change(
         &self,
         operator: OrganisationId,
@@ -230,7 +242,9 @@ pub trait SubscriptionStore: Send + Sync + 'static {
 
     /// Records the operator's attestation that the holder verified again: the face check is
     /// replaced, a pending device change is cleared and a suspended or blocked line is
-    /// active again. A terminated line is `Conflict("terminated")`.
+    /// active again. A line that reached termination (whether or not the scheduler has
+    /// applied it yet) is `Conflict("terminated")`; a check older than the device change it
+    /// should answer is `Conflict("stale attestation")`.
     async fn record_verification(
         &self,
         operator: OrganisationId,
@@ -247,10 +261,16 @@ pub trait SubscriptionStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Subscription, StoreError>;
 
-    /// Moves on up to `max` lines whose next stage is due at `now`, each in its own
-    /// transaction and each transition once (a line another node moved first is left).
-    /// Answers how many lines moved.
-    async fn apply_due(&self, now: Timestamp, max: usize) -> Result<usize, StoreError>;
+    /// Moves on up to `max` lines whose next stage is due at `now`, with ids after `after`
+    /// (in id order), each in its own transaction and each transition once (a line another
+    /// node moved first is left). A line that fails is logged and left for the next round,
+    /// so one bad line holds up no other.
+    async fn apply_due(
+        &self,
+        now: Timestamp,
+        after: Option<SubscriptionId>,
+        max: usize,
+    ) -> Result<DueRound, StoreError>;
 
     /// An operator's transitions after `after`, oldest first, at most `limit`.
     async fn list_transitions(
@@ -267,7 +287,8 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     ) -> Result<Vec<Subscription>, StoreError>;
 
     /// Records that the person says their line `id` is not theirs; its operator hears of it.
-    /// Another person's line is `NotFound("subscription")`. Reporting again changes nothing.
+    /// Another person's line is `NotFound("subscription")`, a terminated one
+    /// `Conflict("terminated")`. Reporting again changes nothing.
     async fn report_not_mine(
         &self,
         person: PersonId,
@@ -559,6 +580,66 @@ impl SqlSubscriptionStore {
         Ok(())
     }
 
+    /// Applies the stages a line has reached by `now` that the scheduler has not applied yet,
+    /// and answers the line as it then stands: a line is never restored, reported or
+    /// replaced after its termination was due.
+    async fn catch_up(
+        &self,
+        conn: &mut AnyConnection,
+        line: Subscription,
+        now: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        let Some(changed) = line.device_changed_at else {
+            return Ok(line);
+        };
+        let (transitions, next) = stages_due(&line, changed, now);
+        if transitions.is_empty() {
+            return Ok(line);
+        }
+        self.move_line(
+            conn,
+            &line,
+            &transitions,
+            Some(changed),
+            next,
+            Cause::Elapsed,
+            now,
+        )
+        .await?;
+        self.read(conn, line.operator_id, line.id).await
+    }
+
+    /// Moves one due line on, in its own transaction: `false` when another node did first.
+    async fn move_due(
+        &self,
+        operator: OrganisationId,
+        id: SubscriptionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        hold_operator(&mut tx, operator).await?;
+        let line = self.read(&mut tx, operator, id).await?;
+        let before = line.status;
+        let line = self.catch_up(&mut tx, line, now).await?;
+        tx.commit().await?;
+        Ok(line.status != before)
+    }
+
+    /// Moves a line back to active after a verification, clearing its device change.
+    async fn restore(
+        &self,
+        conn: &mut AnyConnection,
+        line: &Subscription,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let restored: Vec<_> = (line.status != LineStatus::Active)
+            .then_some((line.status, LineStatus::Active, now))
+            .into_iter()
+            .collect();
+        self.move_line(conn, line, &restored, None, None, Cause::Verified, now)
+            .await
+    }
+
     /// Writes a new or replaced line, with its disclosure record, in one transaction.
     async fn write(
         &self,
@@ -570,22 +651,27 @@ impl SqlSubscriptionStore {
         let records = self
             .log
             .prepare_records(disclosure.map(std::slice::from_ref).unwrap_or_default())?;
-        let at = now_micros();
+        let now = Timestamp::now();
+        let at = micros(now);
         let operator = subscription.operator_id;
         let mut tx = self.pool.begin().await?;
         hold_operator(&mut tx, operator).await?;
-        let (id, created_at) = match replacing {
+        let mut before = None;
+        let id = match replacing {
             Some(id) => {
                 let line = self.read(&mut tx, operator, id).await?;
+                let line = self.catch_up(&mut tx, line, now).await?;
                 if line.status == LineStatus::Terminated {
+                    tx.commit().await?;
                     return Err(StoreError::Conflict("terminated"));
                 }
                 if line.msisdn != subscription.msisdn {
                     return Err(StoreError::Conflict("msisdn"));
                 }
-                (id, micros(line.created_at))
+                before = Some(line);
+                id
             }
-            None => (SubscriptionId::generate(), at),
+            None => SubscriptionId::generate(),
         };
         Self::within_limit(&mut tx, subscription, replacing, limit).await?;
         let (person, organisation) = holder_columns(subscription.holder);
@@ -650,11 +736,19 @@ impl SqlSubscriptionStore {
                 .map_err(|err| classify(err, "msisdn", "operator or holder"))?;
             }
         }
+        // A fresh face check given with a replacement answers a device change made before it,
+        // as a verification would.
+        if let (Some(line), Some(check)) = (&before, face)
+            && line
+                .device_changed_at
+                .is_some_and(|changed| check.checked_at >= changed)
+        {
+            self.restore(&mut tx, line, now).await?;
+        }
         self.log.insert_records(&mut tx, &records).await?;
         let stored = self.read(&mut tx, operator, id).await?;
         tx.commit().await?;
         self.log.note_recorded(records.len());
-        debug_assert_eq!(micros(stored.created_at), created_at);
         Ok((stored, records.first().map(|record| record.id())))
     }
 }
@@ -750,8 +844,11 @@ impl SubscriptionStore for SqlSubscriptionStore {
         if line.status == LineStatus::Terminated {
             return Err(StoreError::Conflict("terminated"));
         }
-        if line.face_check.is_none() {
+        let Some(checked) = &line.face_check else {
             return Err(StoreError::Conflict("pending face check"));
+        };
+        if changed_at < line.created_at || changed_at < checked.checked_at {
+            return Err(StoreError::Conflict("changed before"));
         }
         let changed = line.device_changed_at.unwrap_or(changed_at);
         // A change reported late may move the line past suspension at once.
@@ -781,8 +878,16 @@ impl SubscriptionStore for SqlSubscriptionStore {
         let mut tx = self.pool.begin().await?;
         hold_operator(&mut tx, operator).await?;
         let line = self.read(&mut tx, operator, id).await?;
+        let line = self.catch_up(&mut tx, line, now).await?;
         if line.status == LineStatus::Terminated {
+            tx.commit().await?;
             return Err(StoreError::Conflict("terminated"));
+        }
+        if line
+            .device_changed_at
+            .is_some_and(|changed| check.checked_at < changed)
+        {
+            return Err(StoreError::Conflict("stale attestation"));
         }
         sqlx::query(
             "UPDATE subscriptions SET face_check_method = $1, face_checked_at = $2 WHERE id = $3",
@@ -792,12 +897,7 @@ impl SubscriptionStore for SqlSubscriptionStore {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        let restored: Vec<_> = (line.status != LineStatus::Active)
-            .then_some((line.status, LineStatus::Active, now))
-            .into_iter()
-            .collect();
-        self.move_line(&mut tx, &line, &restored, None, None, Cause::Verified, now)
-            .await?;
+        self.restore(&mut tx, &line, now).await?;
         let line = self.read(&mut tx, operator, id).await?;
         tx.commit().await?;
         Ok(line)
@@ -812,6 +912,7 @@ impl SubscriptionStore for SqlSubscriptionStore {
         let mut tx = self.pool.begin().await?;
         hold_operator(&mut tx, operator).await?;
         let line = self.read(&mut tx, operator, id).await?;
+        let line = self.catch_up(&mut tx, line, now).await?;
         if line.status != LineStatus::Terminated {
             let ended = [(line.status, LineStatus::Terminated, now)];
             self.move_line(
@@ -830,45 +931,37 @@ impl SubscriptionStore for SqlSubscriptionStore {
         Ok(line)
     }
 
-    async fn apply_due(&self, now: Timestamp, max: usize) -> Result<usize, StoreError> {
+    async fn apply_due(
+        &self,
+        now: Timestamp,
+        after: Option<SubscriptionId>,
+        max: usize,
+    ) -> Result<DueRound, StoreError> {
         let due = sqlx::query(
             "SELECT id, operator_id FROM subscriptions WHERE next_transition_at IS NOT NULL \
-             AND next_transition_at <= $1 ORDER BY next_transition_at, id LIMIT $2",
+             AND next_transition_at <= $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
         )
         .bind(micros(now))
+        .bind(after.map(|id| id.to_string()))
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        let mut moved = 0;
+        let mut round = DueRound {
+            listed: due.len(),
+            ..DueRound::default()
+        };
         for row in due {
             let id: SubscriptionId = parsed(&row.try_get::<String, _>(0)?, "subscriptions.id")?;
             let operator: OrganisationId =
                 parsed(&row.try_get::<String, _>(1)?, "subscriptions.operator_id")?;
-            let mut tx = self.pool.begin().await?;
-            hold_operator(&mut tx, operator).await?;
-            let line = self.read(&mut tx, operator, id).await?;
-            // Verified, terminated or moved by another node since it was listed: left.
-            let Some(changed) = line.device_changed_at else {
-                continue;
-            };
-            let (transitions, next) = stages_due(&line, changed, now);
-            if transitions.is_empty() {
-                continue;
+            round.last = Some(id);
+            match self.move_due(operator, id, now).await {
+                Ok(true) => round.moved += 1,
+                Ok(false) => {}
+                Err(err) => tracing::warn!(line = %id, error = %err, "a line's stage failed"),
             }
-            self.move_line(
-                &mut tx,
-                &line,
-                &transitions,
-                Some(changed),
-                next,
-                Cause::Elapsed,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            moved += 1;
         }
-        Ok(moved)
+        Ok(round)
     }
 
     async fn list_transitions(
@@ -943,6 +1036,11 @@ impl SubscriptionStore for SqlSubscriptionStore {
         let line = self.read(&mut tx, operator, id).await?;
         if line.holder != Holder::Person(person) {
             return Err(StoreError::NotFound("subscription"));
+        }
+        let line = self.catch_up(&mut tx, line, now).await?;
+        if line.status == LineStatus::Terminated {
+            tx.commit().await?;
+            return Err(StoreError::Conflict("terminated"));
         }
         if line.reported_at.is_none() {
             sqlx::query("UPDATE subscriptions SET reported_at = $1, updated_at = $1 WHERE id = $2")

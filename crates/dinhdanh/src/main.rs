@@ -690,13 +690,21 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
     let elsewhere = reconcile::load_lines_elsewhere(store.as_ref(), &registry, operator.id).await?;
     let bar = reconcile::progress_bar(size);
     let started = std::time::Instant::now();
+    // The reports wait beside the output until the log records what they tell.
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let staging = args.out.join(".reconciling");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
     let report = reconcile::reconcile(
         index,
         &elsewhere,
         args.limit,
         std::io::BufReader::with_capacity(1 << 20, input),
         Format::of(&args.file),
-        &args.out,
+        &staging,
         |bytes, rows| reconcile::show(&bar, started, bytes, rows),
     )?;
     bar.finish_and_clear();
@@ -710,6 +718,7 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
         })
         .await?;
     recording.finish_and_clear();
+    reconcile::publish_reports(&staging, &args.out)?;
     let get = |class| report.classes.get(class).copied().unwrap_or(0);
     println!(
         "{}: {} lines in {elapsed:.1} s ({:.0} lines/s) against {} people: {} verified, {} \

@@ -3,8 +3,9 @@
 //!
 //! What a line's answer tells the operator about a registered person (that the registry
 //! agrees with what it declared, or which of the registry's facts differ) is a disclosure:
-//! after the reports are written, each person answered about is recorded once in their
-//! disclosure log, with the operator as recipient. Besides those records the run writes
+//! the reports are written to a staging folder, each person answered about is recorded once
+//! in their disclosure log, with the operator as recipient, and only then do the reports take
+//! their place ([`publish_reports`]). Besides those records the run writes
 //! nothing to the store, and running it again on the same file gives the same reports (and
 //! records the new answers again: the operator was told again).
 
@@ -28,6 +29,9 @@ use serde_json::{Map, Value, json};
 const PAGE: usize = 10_000;
 /// Lines each of the two threads prepares per batch.
 const BATCH: usize = 8_192;
+/// The smallest group of people a report gives a count of across operators; a smaller one
+/// could single out someone's lines at other operators, so it is shown as `<10`.
+pub const SMALLEST_GROUP: u64 = 10;
 /// Disclosure records written per transaction.
 const RECORDS_PER_BATCH: usize = 2_000;
 /// The legal basis of a reconciliation's answers: operators must match their subscribers'
@@ -200,8 +204,9 @@ pub struct Report {
     pub provinces: BTreeMap<u16, BTreeMap<&'static str, u64>>,
     /// How many people hold 1, 2, 3 … verified lines at this operator.
     pub lines_per_person: BTreeMap<u32, u64>,
-    /// How many people hold 1, 2, 3 … live lines across all operators: their verified lines
-    /// in this file and their live lines at the other operators.
+    /// How many of the people with a verified line in this file hold 1, 2, 3 … live lines
+    /// across all operators: those lines and their live lines at the other operators.
+    /// Written with groups under [`SMALLEST_GROUP`] people shown only as such.
     pub lines_across_operators: BTreeMap<u32, u64>,
     /// The slots of the registered people some line's answer was about, each once, in
     /// ascending order: what [`record_answers`] records.
@@ -342,11 +347,10 @@ pub fn reconcile(
     for lines in reconciler.lines_per_person() {
         *report.lines_per_person.entry(lines).or_default() += 1;
     }
-    for (slot, count) in here.iter().enumerate() {
+    // Only this operator's own subscribers: it learns nothing about anyone else's lines.
+    for (slot, count) in here.iter().enumerate().filter(|(_, count)| **count > 0) {
         let total = u32::from(*count) + u32::from(elsewhere.get(slot).copied().unwrap_or(0));
-        if total > 0 {
-            *report.lines_across_operators.entry(total).or_default() += 1;
-        }
+        *report.lines_across_operators.entry(total).or_default() += 1;
     }
     for (word_index, word) in told.iter().enumerate() {
         let mut bits = *word;
@@ -426,6 +430,29 @@ fn province_name(code: u16) -> String {
         .map_or_else(|| format!("{code:03}"), ToString::to_string)
 }
 
+/// A count of people across operators as reports show it: `<10` for a small group.
+fn group(people: u64) -> String {
+    if people < SMALLEST_GROUP {
+        format!("<{SMALLEST_GROUP}")
+    } else {
+        people.to_string()
+    }
+}
+
+/// Moves the reports written to `staging` into `out`, replacing those of an earlier run,
+/// and removes `staging`: called once the disclosure log holds what they tell.
+pub fn publish_reports(staging: &Path, out: &Path) -> Result<()> {
+    for entry in
+        std::fs::read_dir(staging).with_context(|| format!("cannot read {}", staging.display()))?
+    {
+        let entry = entry?;
+        let target = out.join(entry.file_name());
+        std::fs::rename(entry.path(), &target)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    std::fs::remove_dir(staging).with_context(|| format!("cannot remove {}", staging.display()))
+}
+
 fn write_summaries(report: &Report, out: &Path) -> Result<()> {
     let provinces: Map<String, Value> = report
         .provinces
@@ -445,7 +472,7 @@ fn write_summaries(report: &Report, out: &Path) -> Result<()> {
         "lines_across_operators": report
             .lines_across_operators
             .iter()
-            .map(|(lines, people)| (lines.to_string(), json!(people)))
+            .map(|(lines, people)| (lines.to_string(), json!(group(*people))))
             .collect::<Map<String, Value>>(),
     });
     let path = out.join("summary.json");
@@ -504,7 +531,7 @@ fn write_summaries(report: &Report, out: &Path) -> Result<()> {
             .copied()
             .unwrap_or(0);
         if here > 0 || across > 0 {
-            writeln!(per_person, "{lines},{here},{across}")?;
+            writeln!(per_person, "{lines},{here},{}", group(across))?;
         }
     }
     per_person.flush()?;

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dinhdanh_core::{BirthDate, CitizenNumber, Msisdn, PersonName, PersonStatus, TaxCode};
 use dinhdanh_store::{
-    FaceCheck, Holder, NewDisclosure, NewSubscription, OrganisationId, Purpose, Recipient,
-    StoreError, Subscription, SubscriptionId, disclose,
+    FaceCheck, Holder, NewDisclosure, NewSubscription, OrganisationId, PersonId, Purpose,
+    Recipient, StoreError, Subscription, SubscriptionId, disclose,
 };
 use dinhdanh_telecom::{
     DeclaredHolder, HolderFacts, LineStatus, NameKey, PersonRecord, Reason, SubscriptionFacts,
@@ -52,6 +52,8 @@ pub(crate) fn router() -> Router<AppState> {
 const SUBSCRIBER_BASIS: &str = "legal-obligation";
 /// The disclosed field: the outcome of the subscriber check about the person.
 const CHECK_FIELD: &str = "subscriber_check";
+/// The disclosed field: that a live line of the person holds a number.
+const NUMBER_FIELD: &str = "line_holds_number";
 /// A face-check method is the operator's name for its equipment's procedure.
 const METHOD_MAX_CHARS: usize = 64;
 /// Transitions answered per poll, at most.
@@ -311,6 +313,9 @@ struct Assessed {
     holder: Option<Holder>,
     /// The live line of this operator and holder that already has the number.
     already_registered: bool,
+    /// The person whose live line holds the number, when the answer says it is taken: the
+    /// operator learns that much about them.
+    number_holder: Option<PersonId>,
 }
 
 /// Checks a declared holder against the registry and the live lines, leaving out the line
@@ -345,28 +350,35 @@ async fn assess(
             }
         }
     };
-    // An unknown holder is asked about as an organisation no line names, so that the
-    // number's holder is still found.
-    let asked = holder.unwrap_or(Holder::Organisation(
-        OrganisationId::from(uuid::Uuid::nil()),
-    ));
-    let lines = state
-        .store
-        .subscriptions()
-        .line_facts(operator, asked, &parsed.msisdn, except)
-        .await?;
-    let already_registered = holder.is_some() && lines.msisdn_line == Some((operator, asked));
-    let config = &state.oidc.config;
+    // The number's holder is looked up only for a holder the registry knows: a check with
+    // a made-up holder tells nothing about who holds which number.
+    let lines = match holder {
+        Some(holder) => Some(
+            state
+                .store
+                .subscriptions()
+                .line_facts(operator, holder, &parsed.msisdn, except)
+                .await?,
+        ),
+        None => None,
+    };
+    let number_line = lines.as_ref().and_then(|lines| lines.msisdn_line);
+    let already_registered = holder.is_some_and(|holder| number_line == Some((operator, holder)));
+    let taken = number_line.is_some() && !already_registered;
     let facts = SubscriptionFacts {
         holder: facts,
-        held_at_operator: lines.held_at_operator,
-        operator_limit: limit(config, parsed.contract),
-        msisdn_held_by_another: lines.msisdn_line.is_some() && !already_registered,
+        held_at_operator: lines.as_ref().map_or(0, |lines| lines.held_at_operator),
+        operator_limit: limit(&state.oidc.config, parsed.contract),
+        msisdn_held_by_another: taken,
     };
     Ok(Assessed {
         verdict: check(&parsed.declared, &facts),
         holder,
         already_registered,
+        number_holder: match number_line {
+            Some((_, Holder::Person(person))) if taken => Some(person),
+            _ => None,
+        },
     })
 }
 
@@ -401,15 +413,42 @@ fn disclosure_of(
     }))
 }
 
-/// Records what a refusal told the operator, then answers 422 with every reason.
+/// The disclosure record of telling an operator that a person's live line holds a number.
+fn number_taken(
+    person: Option<PersonId>,
+    operator: OrganisationId,
+) -> Result<Option<NewDisclosure>, Problem> {
+    person
+        .map(|subject| {
+            Ok(NewDisclosure {
+                subject,
+                recipient: Recipient::Organisation(operator),
+                fields: vec![NUMBER_FIELD],
+                purpose: purpose("a telecom number found held by another subscriber")?,
+                legal_basis: SUBSCRIBER_BASIS,
+            })
+        })
+        .transpose()
+}
+
+/// Records what a refusal told the operator about the declared holder and about the
+/// number's holder, then answers 422 with every reason.
 async fn rejected(
     state: &AppState,
     holder: Option<Holder>,
+    number_holder: Option<PersonId>,
     operator: OrganisationId,
     reasons: &[Reason],
 ) -> Result<Response, Problem> {
-    if let Some(disclosure) = disclosure_of(holder, operator, "a refused telecom subscription")? {
-        disclose(state.log.as_ref(), disclosure, ()).await?;
+    let records: Vec<NewDisclosure> = [
+        disclosure_of(holder, operator, "a refused telecom subscription")?,
+        number_taken(number_holder, operator)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !records.is_empty() {
+        state.log.record_disclosures(&records).await?;
     }
     let names: Vec<&str> = reasons.iter().map(|reason| reason.as_str()).collect();
     Err(Problem::new(
@@ -459,6 +498,9 @@ pub(crate) async fn check_subscriber(
         },
         reasons: reason_bodies(&assessed.verdict.reasons),
     };
+    if let Some(taken) = number_taken(assessed.number_holder, operator)? {
+        disclose(state.log.as_ref(), taken, ()).await?;
+    }
     match disclosure_of(
         assessed.holder,
         operator,
@@ -481,16 +523,20 @@ async fn write(
 ) -> Result<Response, Problem> {
     let assessed = assess(state, operator, &parsed, replacing).await?;
     if assessed.already_registered {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "subscription-exists",
-            "Subscription exists",
-            "this operator already has a live line with this number for this holder",
-        ));
+        return Err(exists());
     }
     let holder = match (assessed.verdict.verified(), assessed.holder) {
         (true, Some(holder)) => holder,
-        _ => return rejected(state, assessed.holder, operator, &assessed.verdict.reasons).await,
+        _ => {
+            return rejected(
+                state,
+                assessed.holder,
+                assessed.number_holder,
+                operator,
+                &assessed.verdict.reasons,
+            )
+            .await;
+        }
     };
     let subscription = NewSubscription {
         operator_id: operator,
@@ -532,7 +578,19 @@ async fn write(
             return Ok(response);
         }
         Err(StoreError::Limit(_)) => Reason::OverOperatorLimit,
-        Err(StoreError::Conflict("msisdn")) if replacing.is_none() => Reason::MsisdnHeldByAnother,
+        Err(StoreError::Conflict("msisdn")) if replacing.is_none() => {
+            // Another request took the number first: this operator's own line for this
+            // holder (a request sent twice) is the conflict it is; anyone else's a reason.
+            let lines = state
+                .store
+                .subscriptions()
+                .line_facts(operator, holder, &subscription.msisdn, None)
+                .await?;
+            if lines.msisdn_line == Some((operator, holder)) {
+                return Err(exists());
+            }
+            Reason::MsisdnHeldByAnother
+        }
         Err(StoreError::InvalidReference("person")) => {
             let deceased = match holder {
                 Holder::Person(id) => state
@@ -557,7 +615,16 @@ async fn write(
         }
         Err(other) => return Err(other.into()),
     };
-    rejected(state, Some(holder), operator, &[reason]).await
+    rejected(state, Some(holder), None, operator, &[reason]).await
+}
+
+fn exists() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "subscription-exists",
+        "Subscription exists",
+        "this operator already has a live line with this number for this holder",
+    )
 }
 
 fn terminated() -> Problem {
@@ -579,6 +646,13 @@ fn line_refused(err: StoreError) -> Problem {
             "Face check pending",
             "the line has no face check yet: attest one first",
         ),
+        StoreError::Conflict("changed before") => invalid(
+            "changed_at",
+            "is before the line was registered or last verified",
+        ),
+        StoreError::Conflict("stale attestation") => {
+            invalid("checked_at", "is before the device change it should answer")
+        }
         other => other.into(),
     }
 }

@@ -372,6 +372,10 @@ pub(super) async fn report_line(
         Ok(_) => {}
         // Not a line of this person's: the same answer as a form that names nothing.
         Err(StoreError::NotFound(_)) => return page_error(ctx.lang, ErrorMessage::BadRequest),
+        // Terminated since the page was shown: it shows the line as it is now.
+        Err(StoreError::Conflict(_)) => {
+            return render(&state, &ctx, person, Some(PortalNotice::NotAllowed)).await;
+        }
         Err(err) => return page_error(ctx.lang, internal(&err)),
     }
     tracing::info!("a person reported a line in their name as not theirs");
