@@ -25,46 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{CONCURRENCY, cpu_time, raw_signing_rate, setting};
+use common::{Load, cpu_time, load, raw_signing_rate, serve, service_token, setting};
 use dinhdanh_core::{BindingStatus, PersonStatus};
-use dinhdanh_server::{AppState, HttpConfig, OidcConfig, SignalsConfig};
+use dinhdanh_server::SignalsConfig;
 use dinhdanh_store::{NewBinding, NewDisclosure, PersonUpdate, Purpose, Recipient, RegistryStore};
-
-/// Runs `count` requests from [`CONCURRENCY`] tasks, each made by `request(i)`, and returns
-/// the rate per second and the CPU share of both cores.
-async fn load<F, Fut>(count: usize, request: F) -> (f64, f64)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let request = Arc::new(request);
-    let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = cpu_time();
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (request, next) = (request.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        break;
-                    }
-                    request(i).await;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    let elapsed = started.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu_before);
-    (
-        count as f64 / elapsed.as_secs_f64(),
-        cpu.as_secs_f64() / elapsed.as_secs_f64() / 2.0,
-    )
-}
 
 /// Binds each of `people` on the platform, and returns the bindings' ids.
 async fn bind_all(
@@ -115,42 +79,6 @@ fn disclosure(
     }
 }
 
-/// Serves `store` on a loopback port: its address, and the server's state.
-async fn serve(store: &Arc<dyn RegistryStore>) -> (std::net::SocketAddr, AppState) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
-        issuer: format!("http://{address}"),
-        ..OidcConfig::default()
-    });
-    tokio::spawn(dinhdanh_server::serve(
-        listener,
-        dinhdanh_server::app(state.clone()),
-        std::future::pending(),
-    ));
-    (address, state)
-}
-
-/// The platform's own access token for `scope` (client credentials).
-async fn service_token(
-    http: &reqwest::Client,
-    address: std::net::SocketAddr,
-    platform: &common::Platform,
-    scope: &str,
-) -> String {
-    let granted: serde_json::Value = http
-        .post(format!("http://{address}/token"))
-        .basic_auth(&platform.client_id, Some(&platform.secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    granted["access_token"].as_str().unwrap().to_owned()
-}
-
 struct Checks {
     backend: String,
     checks: f64,
@@ -170,7 +98,11 @@ async fn binding_checks(count: usize) -> Checks {
     let token = Arc::new(service_token(&http, address, &platform, "bindings").await);
 
     let before = store.disclosure_log().sizes().await.unwrap();
-    let (checks, checks_cpu) = {
+    let Load {
+        rate: checks,
+        cpu: checks_cpu,
+        ..
+    } = {
         let (http, bindings, token) = (http.clone(), bindings.clone(), token.clone());
         load(count, move |i| {
             let (http, bindings, token) = (http.clone(), bindings.clone(), token.clone());
@@ -193,7 +125,7 @@ async fn binding_checks(count: usize) -> Checks {
     let after = store.disclosure_log().sizes().await.unwrap();
     assert_eq!(after.0 + after.1 - before.0 - before.1, count as u64);
 
-    let (healthz, _) = {
+    let Load { rate: healthz, .. } = {
         let http = http.clone();
         load(count, move |_| {
             let http = http.clone();
@@ -208,7 +140,7 @@ async fn binding_checks(count: usize) -> Checks {
         })
         .await
     };
-    let (records, _) = {
+    let Load { rate: records, .. } = {
         let store = store.clone();
         let people = Arc::new(people);
         let organisation = platform.organisation;
@@ -340,8 +272,9 @@ fn main() {
     let delivered = runtime.block_on(events_delivered(events));
     let limit = measured.healthz.min(measured.records);
     println!(
-        "binding checks on {}: {checks} checks, {CONCURRENCY} in flight",
-        measured.backend
+        "binding checks on {}: {checks} checks, {} in flight",
+        measured.backend,
+        common::CONCURRENCY
     );
     println!("| what | rate | against the limit |");
     println!("|---|---|---|");

@@ -1,18 +1,21 @@
-//! What the server's benchmarks share: the store they run on, a platform with a client,
-//! synthetic people, CPU accounting, and the raw signing rate that bounds them.
+//! What the server's benchmarks share: the store they run on and its server, an organisation
+//! with a client and its service token, synthetic people, the load generator (rate, CPU,
+//! latency percentiles), and the raw signing rate that bounds them.
 
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use dinhdanh_core::{AgeBracket, EidLevel, TaxCode, today_in_vietnam};
+use dinhdanh_core::{AgeBracket, EidLevel, OrganisationKind, TaxCode, today_in_vietnam};
 use dinhdanh_crypto::{MasterKey, SignatureAlgorithm, SigningKey};
 use dinhdanh_oidc::ClientRegistration;
+use dinhdanh_server::{AppState, HttpConfig, OidcConfig};
 use dinhdanh_store::{
     NewOrganisation, NewPerson, OrganisationId, PersonId, PersonalData, RegistryStore, StoreOptions,
 };
-use dinhdanh_synth::PopulationSpec;
+use dinhdanh_synth::{PopulationSpec, SyntheticPerson};
 
 /// Requests in flight from the load generator.
 pub(crate) const CONCURRENCY: usize = 32;
@@ -117,11 +120,30 @@ pub(crate) async fn platform(
     client_id: &str,
     scopes: &str,
 ) -> Platform {
+    organisation(
+        store,
+        OrganisationKind::Platform,
+        tax_code,
+        client_id,
+        scopes,
+    )
+    .await
+}
+
+/// Registers an organisation of `kind` with tax code `tax_code` and a client `client_id` for
+/// `scopes`, signing with ML-DSA-65.
+pub(crate) async fn organisation(
+    store: &dyn RegistryStore,
+    kind: OrganisationKind,
+    tax_code: &str,
+    client_id: &str,
+    scopes: &str,
+) -> Platform {
     let organisation = store
         .insert_organisation(&NewOrganisation {
             tax_code: tax_code.parse::<TaxCode>().unwrap(),
-            name: format!("Nền tảng đo tải {tax_code}"),
-            kind: dinhdanh_core::OrganisationKind::Platform,
+            name: format!("Tổ chức đo tải {tax_code}"),
+            kind,
             parent_id: None,
         })
         .await
@@ -153,24 +175,32 @@ pub(crate) async fn platform(
     }
 }
 
-/// Records `count` active synthetic people at e-ID level 1: adults only if `adults`, or
-/// of every age as the population has them.
-pub(crate) async fn people(store: &dyn RegistryStore, count: usize, adults: bool) -> Vec<PersonId> {
+/// The first `count` synthetic people (seed 7): adults only if `adults`, or of every age as
+/// the population has them.
+pub(crate) fn synthetic(count: usize, adults: bool) -> Vec<SyntheticPerson> {
     let now = jiff::Timestamp::now();
-    let today = today_in_vietnam(now);
-    let people: Vec<NewPerson> = dinhdanh_synth::population(&PopulationSpec {
+    dinhdanh_synth::population(&PopulationSpec {
         seed: 7,
         people: count * 2,
-        as_of: today,
+        as_of: today_in_vietnam(now),
     })
     .filter(|p| !adults || AgeBracket::at(&p.birth_date, now).over_18())
     .take(count)
-    .map(|p| NewPerson {
-        personal: PersonalData::new(p.citizen_number, p.name, p.birth_date, p.sex, today).unwrap(),
-        status: dinhdanh_core::PersonStatus::Active,
-        eid_level: EidLevel::Level1,
-    })
-    .collect();
+    .collect()
+}
+
+/// Records `count` active synthetic people at e-ID level 1 ([`synthetic`]).
+pub(crate) async fn people(store: &dyn RegistryStore, count: usize, adults: bool) -> Vec<PersonId> {
+    let today = today_in_vietnam(jiff::Timestamp::now());
+    let people: Vec<NewPerson> = synthetic(count, adults)
+        .into_iter()
+        .map(|p| NewPerson {
+            personal: PersonalData::new(p.citizen_number, p.name, p.birth_date, p.sex, today)
+                .unwrap(),
+            status: dinhdanh_core::PersonStatus::Active,
+            eid_level: EidLevel::Level1,
+        })
+        .collect();
     assert_eq!(people.len(), count, "the population has too few adults");
     store.insert_persons(&people).await.unwrap()
 }
@@ -179,4 +209,101 @@ pub(crate) async fn people(store: &dyn RegistryStore, count: usize, adults: bool
 pub(crate) fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Serves `store` on a loopback port: its address, and the server's state.
+pub(crate) async fn serve(store: &Arc<dyn RegistryStore>) -> (std::net::SocketAddr, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let state = AppState::new(store.clone(), HttpConfig::default()).with_oidc(OidcConfig {
+        issuer: format!("http://{address}"),
+        ..OidcConfig::default()
+    });
+    tokio::spawn(dinhdanh_server::serve(
+        listener,
+        dinhdanh_server::app(state.clone()),
+        std::future::pending(),
+    ));
+    (address, state)
+}
+
+/// The organisation's own access token for `scope` (client credentials).
+pub(crate) async fn service_token(
+    http: &reqwest::Client,
+    address: std::net::SocketAddr,
+    platform: &Platform,
+    scope: &str,
+) -> String {
+    let granted: serde_json::Value = http
+        .post(format!("http://{address}/token"))
+        .basic_auth(&platform.client_id, Some(&platform.secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    granted["access_token"].as_str().unwrap().to_owned()
+}
+
+/// What a load run measured.
+pub(crate) struct Load {
+    /// Requests per second.
+    pub(crate) rate: f64,
+    /// The share of both cores this process used.
+    pub(crate) cpu: f64,
+    /// The median latency of a request.
+    pub(crate) p50: Duration,
+    /// The 99th percentile latency.
+    pub(crate) p99: Duration,
+}
+
+/// Runs `count` requests from [`CONCURRENCY`] tasks, each made by `request(i)`, timing each.
+pub(crate) async fn load<F, Fut>(count: usize, request: F) -> Load
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (request, next) = (request.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    request(i).await;
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(count);
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    latencies.sort_unstable();
+    let percentile = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Load {
+        rate: count as f64 / elapsed.as_secs_f64(),
+        cpu: cpu.as_secs_f64() / elapsed.as_secs_f64() / 2.0,
+        p50: percentile(50),
+        p99: percentile(99),
+    }
 }
