@@ -61,6 +61,130 @@ impl PersonName {
     }
 }
 
+impl PersonName {
+    /// Checks `text` as [`PersonName::from_str`] does and gives each character of its folded
+    /// form ([`PersonName::folded`]) to `sink`, in order, without building the name: for
+    /// hashing many names (an operator's whole file) where only the folded form is compared.
+    ///
+    /// Text of ASCII letters, precomposed Latin letters (every Vietnamese one among them),
+    /// apostrophes, hyphens, periods and ASCII spaces takes a path of table lookups; anything
+    /// else is parsed in full. Either way `sink` sees exactly the folded characters of the name
+    /// `text` parses to, and nothing when it does not parse (the error is the same).
+    pub fn fold_str(text: &str, mut sink: impl FnMut(char)) -> Result<(), IdentifierError> {
+        if let Some(result) = fold_fast(text, &mut sink) {
+            return result;
+        }
+        let name: PersonName = text.parse()?;
+        name.folded_chars().for_each(sink);
+        Ok(())
+    }
+}
+
+/// The folded letter of each precomposed Latin letter the fast path takes (U+00C0 to
+/// U+024F and U+1E00 to U+1EFF), as an ASCII lower-case letter; 0 for a character it leaves
+/// to the full parse. Made once from the Unicode data the full parse uses.
+fn fold_table() -> &'static [u8; FOLD_SPAN] {
+    static TABLE: std::sync::OnceLock<[u8; FOLD_SPAN]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = [0u8; FOLD_SPAN];
+        for (slot, c) in FOLD_RANGES
+            .iter()
+            .flat_map(|range| range.clone())
+            .filter_map(char::from_u32)
+            .enumerate()
+        {
+            // A letter already in NFC whose folded form is one ASCII letter.
+            let mut folded = std::iter::once(c)
+                .nfd()
+                .filter(|&d| !is_combining_mark(d))
+                .map(|d| match d {
+                    'đ' | 'Đ' => 'd',
+                    other => other,
+                });
+            let base = folded.next().map(|d| d.to_ascii_lowercase());
+            if c.is_alphabetic()
+                && unicode_normalization::is_nfc(c.encode_utf8(&mut [0; 4]))
+                && folded.next().is_none()
+                && let Some(base) = base.filter(char::is_ascii_lowercase)
+            {
+                table[slot] = base as u8;
+            }
+        }
+        table
+    })
+}
+
+/// The code points [`fold_table`] covers.
+const FOLD_RANGES: [std::ops::RangeInclusive<u32>; 2] = [0xC0..=0x24F, 0x1E00..=0x1EFF];
+const FOLD_SPAN: usize = (0x24F - 0xC0 + 1) + (0x1EFF - 0x1E00 + 1);
+
+/// The table slot of `c`, if [`fold_table`] covers it.
+fn fold_slot(c: char) -> Option<usize> {
+    let code = c as u32;
+    match code {
+        0xC0..=0x24F => Some((code - 0xC0) as usize),
+        0x1E00..=0x1EFF => Some((code - 0x1E00) as usize + (0x24F - 0xC0 + 1)),
+        _ => None,
+    }
+}
+
+/// [`PersonName::fold_str`] by table lookups, or `None` (nothing given to `sink`) for text
+/// it leaves to the full parse.
+fn fold_fast(text: &str, sink: &mut impl FnMut(char)) -> Option<Result<(), IdentifierError>> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Some(Err(IdentifierError::PersonName));
+    }
+    let table = fold_table();
+    // First pass: every character is one the fast path knows; the second gives them out.
+    let known = |c: char| {
+        c.is_ascii_alphabetic()
+            || c == ' '
+            || matches!(c, '\'' | '-' | '.')
+            || fold_slot(c).is_some_and(|slot| table[slot] != 0)
+    };
+    if !text.chars().all(known) {
+        return None;
+    }
+    let mut chars = 0;
+    let mut has_letter = false;
+    let mut started = false;
+    let mut space_pending = false;
+    for c in text.chars() {
+        if c == ' ' {
+            space_pending = started;
+            continue;
+        }
+        if space_pending {
+            chars += 1;
+            space_pending = false;
+        }
+        chars += 1;
+        started = true;
+        has_letter |= !matches!(c, '\'' | '-' | '.');
+    }
+    if !has_letter || chars > MAX_CHARS {
+        return Some(Err(IdentifierError::PersonName));
+    }
+    let mut started = false;
+    let mut space_pending = false;
+    for c in text.chars() {
+        if c == ' ' {
+            space_pending = started;
+            continue;
+        }
+        if space_pending {
+            sink(' ');
+            space_pending = false;
+        }
+        started = true;
+        sink(match fold_slot(c) {
+            Some(slot) => char::from(table[slot]),
+            None => c.to_ascii_lowercase(),
+        });
+    }
+    Some(Ok(()))
+}
+
 impl FromStr for PersonName {
     type Err = IdentifierError;
 
@@ -141,7 +265,7 @@ serde_via_str!(PersonName, "a person's name");
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::PersonName;
+    use super::{FOLD_RANGES, PersonName};
     use crate::IdentifierError;
     use proptest::prelude::*;
     use unicode_normalization::{UnicodeNormalization, is_nfc};
@@ -262,6 +386,41 @@ mod tests {
         assert!(!error.to_string().contains("007"), "{error}");
     }
 
+    fn fold_text(text: &str) -> Result<String, IdentifierError> {
+        let mut folded = String::new();
+        PersonName::fold_str(text, |c| folded.push(c)).map(|()| folded)
+    }
+
+    #[test]
+    fn folding_from_text_agrees_with_the_full_parse_on_every_precomposed_letter() {
+        for code in FOLD_RANGES.iter().flat_map(|range| range.clone()) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            for text in [format!("{c}"), format!(" An {c}{c}  x "), format!("{c}-'.")] {
+                assert_eq!(
+                    fold_text(&text),
+                    text.parse::<PersonName>().map(|n| n.folded()),
+                    "U+{code:04X}"
+                );
+            }
+        }
+        for text in [
+            "",
+            "   ",
+            "-",
+            "a".repeat(101).as_str(),
+            "Nguyễn  Thị\tĐào",
+            "Lê’s",
+        ] {
+            assert_eq!(
+                fold_text(text),
+                text.parse::<PersonName>().map(|n| n.folded()),
+                "{text:?}"
+            );
+        }
+    }
+
     const VIETNAMESE_LETTERS: &str = "[a-zA-ZàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵĐÂĂÊÔƠƯẮẰẲẴẶẤẦẨẪẬẾỀỂỄỆỐỒỔỖỘỚỜỞỠỢỨỪỬỮỰ]{1,7}";
 
     fn vietnamese_name() -> impl Strategy<Value = String> {
@@ -306,6 +465,18 @@ mod tests {
             chars.splice(at..at, bad.chars());
             let mutated: String = chars.into_iter().collect();
             prop_assert_eq!(mutated.parse::<PersonName>(), Err(IdentifierError::PersonName));
+        }
+
+        #[test]
+        fn folding_from_text_is_parsing_then_folding(
+            text in "[ a-zA-Z'.\\-àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵĐÂĂÊÔƠƯẮẰẲẴẶẤẦẨẪẬẾỀỂỄỆỐỒỔỖỘỚỜỞỠỢỨỪỬỮỰßÆØÞŁ\u{0300}\u{2019}\t0]{0,12}",
+        ) {
+            prop_assert_eq!(fold_text(&text), text.parse::<PersonName>().map(|n| n.folded()));
+        }
+
+        #[test]
+        fn folding_any_text_is_parsing_then_folding(text in any::<String>()) {
+            prop_assert_eq!(fold_text(&text), text.parse::<PersonName>().map(|n| n.folded()));
         }
 
         #[test]

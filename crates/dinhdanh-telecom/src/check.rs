@@ -1,6 +1,6 @@
 //! The subscriber check: every reason a declared holder is refused, or none.
 
-use dinhdanh_core::{BirthDate, CitizenNumber, PersonName, PersonStatus, TaxCode};
+use dinhdanh_core::{BirthDate, CitizenNumber, IdentifierError, PersonName, PersonStatus, TaxCode};
 
 /// Who an operator says holds a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +27,37 @@ pub enum DeclaredHolder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameKey(u64);
 
+/// FNV-1a over the UTF-8 of folded characters.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn push(&mut self, c: char) {
+        let mut buffer = [0u8; 4];
+        for byte in c.encode_utf8(&mut buffer).bytes() {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
 impl NameKey {
     /// The key of a name.
     pub fn of(name: &PersonName) -> Self {
-        let mut buffer = [0u8; 4];
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for c in name.folded_chars() {
-            for byte in c.encode_utf8(&mut buffer).bytes() {
-                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-        Self(hash)
+        let mut hash = Fnv::new();
+        name.folded_chars().for_each(|c| hash.push(c));
+        Self(hash.0)
+    }
+
+    /// The key of the name `text` parses to, without building the name
+    /// ([`PersonName::fold_str`]); the same error when it does not parse.
+    pub fn of_text(text: &str) -> Result<Self, IdentifierError> {
+        let mut hash = Fnv::new();
+        PersonName::fold_str(text, |c| hash.push(c))?;
+        Ok(Self(hash.0))
     }
 }
 
@@ -159,20 +179,50 @@ impl Verdict {
     }
 }
 
+/// A declared holder as the check compares it: a person by the key of their folded name and
+/// their birth date, or an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredKeys {
+    /// A person.
+    Person {
+        /// The key of the declared name.
+        name: NameKey,
+        /// The declared birth date.
+        birth_date: BirthDate,
+    },
+    /// An organisation.
+    Organisation,
+}
+
+impl DeclaredHolder {
+    /// What the check compares of it.
+    pub fn keys(&self) -> DeclaredKeys {
+        match self {
+            Self::Person {
+                name, birth_date, ..
+            } => DeclaredKeys::Person {
+                name: NameKey::of(name),
+                birth_date: *birth_date,
+            },
+            Self::Organisation { .. } => DeclaredKeys::Organisation,
+        }
+    }
+}
+
 /// Checks a declared holder against what the registry holds. Names match when they agree
 /// without regard to case and diacritics ([`PersonName::folded`]): operators' older records
 /// often lack the diacritics, while a different letter or word is still a mismatch. The
 /// answer depends on its inputs only, so the same row always gets the same verdict.
 pub fn check(declared: &DeclaredHolder, facts: &SubscriptionFacts) -> Verdict {
+    check_keys(&declared.keys(), facts)
+}
+
+/// [`check`] on what it compares of the declared holder: the one set of rules.
+pub fn check_keys(declared: &DeclaredKeys, facts: &SubscriptionFacts) -> Verdict {
     let mut reasons = Vec::new();
     match (declared, &facts.holder) {
-        (
-            DeclaredHolder::Person {
-                name, birth_date, ..
-            },
-            HolderFacts::Person(record),
-        ) => {
-            if NameKey::of(name) != record.name {
+        (DeclaredKeys::Person { name, birth_date }, HolderFacts::Person(record)) => {
+            if *name != record.name {
                 reasons.push(Reason::NameMismatch);
             }
             if birth_date != &record.birth_date {
@@ -187,9 +237,9 @@ pub fn check(declared: &DeclaredHolder, facts: &SubscriptionFacts) -> Verdict {
                 reasons.push(Reason::OverOperatorLimit);
             }
         }
-        (DeclaredHolder::Person { .. }, _) => reasons.push(Reason::UnknownCitizenNumber),
-        (DeclaredHolder::Organisation { .. }, HolderFacts::Organisation) => {}
-        (DeclaredHolder::Organisation { .. }, _) => reasons.push(Reason::UnknownTaxCode),
+        (DeclaredKeys::Person { .. }, _) => reasons.push(Reason::UnknownCitizenNumber),
+        (DeclaredKeys::Organisation, HolderFacts::Organisation) => {}
+        (DeclaredKeys::Organisation, _) => reasons.push(Reason::UnknownTaxCode),
     }
     if facts.msisdn_held_by_another {
         reasons.push(Reason::MsisdnHeldByAnother);

@@ -9,7 +9,8 @@ mod line;
 mod reconcile;
 
 pub use check::{
-    DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, Verdict, check,
+    DeclaredHolder, DeclaredKeys, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts,
+    Verdict, check, check_keys,
 };
 pub use line::{
     BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status, next_transition_at,

@@ -7,13 +7,13 @@
 //! verified lines at this operator. A line holds its number, and counts towards its holder's
 //! limit, only once verified.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use dinhdanh_core::{BirthDate, CitizenNumber, Msisdn, PersonName, PersonStatus, TaxCode};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::check::{
-    DeclaredHolder, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, check,
+    DeclaredKeys, HolderFacts, NameKey, PersonRecord, Reason, SubscriptionFacts, check_keys,
 };
 
 /// The columns of an operator file, in order.
@@ -33,8 +33,8 @@ pub const MAX_LINE: usize = 4_096;
 #[derive(Debug, Default, Clone)]
 pub struct RegistryIndex {
     /// Citizen number → the person's facts and their slot (the order they were inserted in).
-    people: HashMap<u64, (PersonRecord, u32)>,
-    organisations: HashMap<u64, ()>,
+    people: FxHashMap<u64, (PersonRecord, u32)>,
+    organisations: FxHashSet<u64>,
 }
 
 impl RegistryIndex {
@@ -74,7 +74,7 @@ impl RegistryIndex {
 
     /// Records an organisation.
     pub fn insert_organisation(&mut self, tax_code: &TaxCode) {
-        self.organisations.insert(number_key(tax_code.as_str()), ());
+        self.organisations.insert(number_key(tax_code.as_str()));
     }
 
     /// How many people it holds.
@@ -83,19 +83,16 @@ impl RegistryIndex {
     }
 
     /// What the registry holds about a declared holder, and a person's slot.
-    fn holder(&self, declared: &DeclaredHolder) -> (HolderFacts, Option<u32>) {
-        match declared {
-            DeclaredHolder::Person { number, .. } => self
+    fn holder(&self, holder: Holder) -> (HolderFacts, Option<u32>) {
+        match holder {
+            Holder::Person(key) => self
                 .people
-                .get(&number_key(number.as_str()))
+                .get(&key)
                 .map_or((HolderFacts::Unknown, None), |(record, slot)| {
                     (HolderFacts::Person(record.clone()), Some(*slot))
                 }),
-            DeclaredHolder::Organisation { tax_code } => {
-                if self
-                    .organisations
-                    .contains_key(&number_key(tax_code.as_str()))
-                {
+            Holder::Organisation(key) => {
+                if self.organisations.contains(&key) {
                     (HolderFacts::Organisation, None)
                 } else {
                     (HolderFacts::Unknown, None)
@@ -177,14 +174,45 @@ pub struct Classified {
     pub person: Option<u32>,
 }
 
-/// A parsed line.
-struct Line {
-    msisdn: Msisdn,
-    holder: DeclaredHolder,
+/// Who a line declares, by the key the registry index finds them under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// A person, by [`number_key`] of the citizen number.
+    Person(u64),
+    /// An organisation, by [`number_key`] of the tax code.
+    Organisation(u64),
 }
 
-/// Splits a CSV line into its fields.
-fn split(bytes: &[u8]) -> Result<Vec<&str>, Malformed> {
+impl Holder {
+    /// One key for both kinds: tax codes are 10 or 14 characters, citizen numbers 12
+    /// digits, and the kinds are kept apart by a high bit besides.
+    fn key(self) -> u64 {
+        match self {
+            Self::Person(key) => key,
+            Self::Organisation(key) => key | 1 << 63,
+        }
+    }
+}
+
+/// A parsed line: what the check compares, and no name in clear.
+struct Line {
+    msisdn: Msisdn,
+    holder: Holder,
+    declared: DeclaredKeys,
+    province: Option<u16>,
+}
+
+/// A number as a map key: its digits (`+84` and nine more) as one integer.
+fn msisdn_key(msisdn: &Msisdn) -> u64 {
+    msisdn
+        .as_str()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(0u64, |key, digit| key * 10 + u64::from(digit - b'0'))
+}
+
+/// Splits a CSV line into its six fields, or says how many it has.
+fn split(bytes: &[u8]) -> Result<[&str; 6], Malformed> {
     if bytes.len() > MAX_LINE {
         return Err(Malformed::TooLong(bytes.len()));
     }
@@ -193,7 +221,18 @@ fn split(bytes: &[u8]) -> Result<Vec<&str>, Malformed> {
     if text.contains('"') {
         return Err(Malformed::Quoted);
     }
-    Ok(text.split(',').collect())
+    let mut fields = [""; 6];
+    let mut count = 0;
+    for field in text.split(',') {
+        if let Some(slot) = fields.get_mut(count) {
+            *slot = field;
+        }
+        count += 1;
+    }
+    if count != fields.len() {
+        return Err(Malformed::Columns(count));
+    }
+    Ok(fields)
 }
 
 fn parse(fields: &[&str]) -> Result<Line, Malformed> {
@@ -203,30 +242,33 @@ fn parse(fields: &[&str]) -> Result<Line, Malformed> {
     let msisdn = Msisdn::from_str(msisdn).map_err(|_| Malformed::Field("msisdn"))?;
     jiff::civil::Date::from_str(activated_on).map_err(|_| Malformed::Field("activated_on"))?;
     let person = [number, name, birth_date].iter().any(|f| !f.is_empty());
-    let holder = match (person, tax_code.is_empty()) {
-        (true, true) => DeclaredHolder::Person {
-            number: number
+    match (person, tax_code.is_empty()) {
+        (true, true) => {
+            let number: CitizenNumber = number
                 .parse()
-                .map_err(|_| Malformed::Field("citizen_number"))?,
-            name: name.parse().map_err(|_| Malformed::Field("name"))?,
-            birth_date: jiff::civil::Date::from_str(birth_date)
+                .map_err(|_| Malformed::Field("citizen_number"))?;
+            // The name is checked and folded straight into its key: no name is built.
+            let name = NameKey::of_text(name).map_err(|_| Malformed::Field("name"))?;
+            let birth_date = jiff::civil::Date::from_str(birth_date)
                 .map(BirthDate::new)
-                .map_err(|_| Malformed::Field("birth_date"))?,
-        },
-        (false, false) => DeclaredHolder::Organisation {
-            tax_code: tax_code.parse().map_err(|_| Malformed::Field("tax_code"))?,
-        },
-        _ => return Err(Malformed::Holder),
-    };
-    Ok(Line { msisdn, holder })
-}
-
-fn holder_key(holder: &DeclaredHolder) -> u64 {
-    match holder {
-        DeclaredHolder::Person { number, .. } => number_key(number.as_str()),
-        // Tax codes are 10 or 14 characters, citizen numbers 12 digits: the keys of the two
-        // kinds are kept apart by a high bit.
-        DeclaredHolder::Organisation { tax_code } => number_key(tax_code.as_str()) | 1 << 63,
+                .map_err(|_| Malformed::Field("birth_date"))?;
+            Ok(Line {
+                msisdn,
+                holder: Holder::Person(number_key(number.as_str())),
+                declared: DeclaredKeys::Person { name, birth_date },
+                province: Some(number.province().code),
+            })
+        }
+        (false, false) => {
+            let tax_code: TaxCode = tax_code.parse().map_err(|_| Malformed::Field("tax_code"))?;
+            Ok(Line {
+                msisdn,
+                holder: Holder::Organisation(number_key(tax_code.as_str())),
+                declared: DeclaredKeys::Organisation,
+                province: None,
+            })
+        }
+        _ => Err(Malformed::Holder),
     }
 }
 
@@ -239,6 +281,9 @@ pub struct Prepared(Result<PreparedLine, Malformed>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PreparedLine {
     msisdn: Msisdn,
+    /// [`msisdn_key`] of the number.
+    number: u64,
+    /// [`Holder::key`].
     holder: u64,
     /// The slot of the person the registry holds under the line's citizen number: the
     /// operator's limit applies.
@@ -274,7 +319,7 @@ impl RegistryIndex {
             Ok(line) => line,
             Err(malformed) => return Prepared(Err(malformed)),
         };
-        let (holder, person) = self.holder(&line.holder);
+        let (holder, person) = self.holder(line.holder);
         // The registry's reasons only: the limit and the number's holder depend on the
         // lines before, which `settle` knows.
         let facts = SubscriptionFacts {
@@ -283,15 +328,13 @@ impl RegistryIndex {
             operator_limit: u32::MAX,
             msisdn_held_by_another: false,
         };
-        let reasons = check(&line.holder, &facts).reasons;
+        let reasons = check_keys(&line.declared, &facts).reasons;
         Prepared(Ok(PreparedLine {
+            number: msisdn_key(&line.msisdn),
             msisdn: line.msisdn,
-            holder: holder_key(&line.holder),
+            holder: line.holder.key(),
             person,
-            province: match &line.holder {
-                DeclaredHolder::Person { number, .. } => Some(number.province().code),
-                DeclaredHolder::Organisation { .. } => None,
-            },
+            province: line.province,
             reasons,
         }))
     }
@@ -302,12 +345,12 @@ impl RegistryIndex {
 pub struct Reconciler<'a> {
     registry: &'a RegistryIndex,
     limit: u32,
-    /// Number → the holder of its verified line.
-    holders: HashMap<Msisdn, u64>,
+    /// Number ([`msisdn_key`]) → the holder of its verified line.
+    holders: FxHashMap<u64, u64>,
     /// (number, holder) of every well-formed line seen.
-    seen: std::collections::HashSet<(Msisdn, u64)>,
+    seen: FxHashSet<(u64, u64)>,
     /// Person → verified lines at this operator.
-    verified: HashMap<u64, u32>,
+    verified: FxHashMap<u64, u32>,
 }
 
 impl<'a> Reconciler<'a> {
@@ -316,9 +359,9 @@ impl<'a> Reconciler<'a> {
         Self {
             registry,
             limit,
-            holders: HashMap::new(),
-            seen: std::collections::HashSet::new(),
-            verified: HashMap::new(),
+            holders: FxHashMap::default(),
+            seen: FxHashSet::default(),
+            verified: FxHashMap::default(),
         }
     }
 
@@ -352,7 +395,7 @@ impl<'a> Reconciler<'a> {
         };
         let limited = line.person.is_some();
         let mut person = None;
-        let outcome = if self.seen.insert((line.msisdn, line.holder)) {
+        let outcome = if self.seen.insert((line.number, line.holder)) {
             person = line.person;
             let mut reasons = line.reasons;
             if limited && self.verified.get(&line.holder).copied().unwrap_or(0) >= self.limit {
@@ -360,13 +403,13 @@ impl<'a> Reconciler<'a> {
             }
             if self
                 .holders
-                .get(&line.msisdn)
+                .get(&line.number)
                 .is_some_and(|holder| *holder != line.holder)
             {
                 reasons.push(Reason::MsisdnHeldByAnother);
             }
             if reasons.is_empty() {
-                self.holders.insert(line.msisdn, line.holder);
+                self.holders.insert(line.number, line.holder);
                 if limited {
                     *self.verified.entry(line.holder).or_default() += 1;
                 }
