@@ -128,6 +128,14 @@ fn fold_slot(c: char) -> Option<usize> {
     }
 }
 
+/// Whether the fast path folds `c` itself.
+fn known(table: &[u8; FOLD_SPAN], c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || c == ' '
+        || matches!(c, '\'' | '-' | '.')
+        || fold_slot(c).is_some_and(|slot| table[slot] != 0)
+}
+
 /// [`PersonName::fold_str`] by table lookups, or `None` (nothing given to `sink`) for text
 /// it leaves to the full parse.
 fn fold_fast(text: &str, sink: &mut impl FnMut(char)) -> Option<Result<(), IdentifierError>> {
@@ -135,53 +143,50 @@ fn fold_fast(text: &str, sink: &mut impl FnMut(char)) -> Option<Result<(), Ident
         return Some(Err(IdentifierError::PersonName));
     }
     let table = fold_table();
-    // First pass: every character is one the fast path knows; the second gives them out.
-    let known = |c: char| {
-        c.is_ascii_alphabetic()
-            || c == ' '
-            || matches!(c, '\'' | '-' | '.')
-            || fold_slot(c).is_some_and(|slot| table[slot] != 0)
-    };
-    if !text.chars().all(known) {
-        return None;
-    }
+    // One pass into a buffer (every folded character here is ASCII); a character the fast
+    // path does not know sends the whole text to the full parse.
+    let mut folded = [0u8; MAX_CHARS];
     let mut chars = 0;
     let mut has_letter = false;
-    let mut started = false;
     let mut space_pending = false;
     for c in text.chars() {
         if c == ' ' {
-            space_pending = started;
+            space_pending = chars > 0;
             continue;
         }
-        if space_pending {
+        let byte = if c.is_ascii_alphabetic() {
+            has_letter = true;
+            c.to_ascii_lowercase() as u8
+        } else if matches!(c, '\'' | '-' | '.') {
+            c as u8
+        } else {
+            match fold_slot(c).map(|slot| table[slot]) {
+                Some(byte) if byte != 0 => {
+                    has_letter = true;
+                    byte
+                }
+                _ => return None,
+            }
+        };
+        for byte in [b' ', byte].into_iter().skip(usize::from(!space_pending)) {
+            let Some(slot) = folded.get_mut(chars) else {
+                // Too long, unless a character ahead needs the full parse: it decides.
+                return text
+                    .chars()
+                    .all(|c| known(table, c))
+                    .then_some(Err(IdentifierError::PersonName));
+            };
+            *slot = byte;
             chars += 1;
-            space_pending = false;
         }
-        chars += 1;
-        started = true;
-        has_letter |= !matches!(c, '\'' | '-' | '.');
+        space_pending = false;
     }
-    if !has_letter || chars > MAX_CHARS {
+    if !has_letter {
         return Some(Err(IdentifierError::PersonName));
     }
-    let mut started = false;
-    let mut space_pending = false;
-    for c in text.chars() {
-        if c == ' ' {
-            space_pending = started;
-            continue;
-        }
-        if space_pending {
-            sink(' ');
-            space_pending = false;
-        }
-        started = true;
-        sink(match fold_slot(c) {
-            Some(slot) => char::from(table[slot]),
-            None => c.to_ascii_lowercase(),
-        });
-    }
+    folded[..chars]
+        .iter()
+        .for_each(|byte| sink(char::from(*byte)));
     Some(Ok(()))
 }
 
@@ -405,11 +410,16 @@ mod tests {
                 );
             }
         }
+        let composed_at_the_end = format!("{}e\u{301}", "a".repeat(99));
+        let too_long = format!("{} {}", "a".repeat(60), "b".repeat(40));
         for text in [
             "",
             "   ",
             "-",
             "a".repeat(101).as_str(),
+            "a".repeat(100).as_str(),
+            composed_at_the_end.as_str(),
+            too_long.as_str(),
             "Nguyễn  Thị\tĐào",
             "Lê’s",
         ] {

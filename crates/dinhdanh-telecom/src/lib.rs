@@ -16,5 +16,5 @@ pub use line::{
     BLOCK_AFTER_DAYS, LineStatus, TERMINATE_AFTER_DAYS, Transition, line_status, next_transition_at,
 };
 pub use reconcile::{
-    COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Prepared, Reconciler, RegistryIndex,
+    COLUMNS, Classified, MAX_LINE, Malformed, Outcome, Parsed, Prepared, Reconciler, RegistryIndex,
 };

@@ -43,6 +43,14 @@ impl RegistryIndex {
         Self::default()
     }
 
+    /// An empty index with room for `people` people.
+    pub fn with_capacity(people: usize) -> Self {
+        Self {
+            people: FxHashMap::with_capacity_and_hasher(people, rustc_hash::FxBuildHasher),
+            organisations: FxHashSet::default(),
+        }
+    }
+
     /// Records a person, and answers their slot: 0 for the first person inserted, 1 for the
     /// next, and so on (a number inserted again keeps its slot). A line's
     /// [`Classified::person`] names its holder by slot, so that the caller, which keeps
@@ -195,6 +203,7 @@ impl Holder {
 }
 
 /// A parsed line: what the check compares, and no name in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Line {
     msisdn: Msisdn,
     holder: Holder,
@@ -303,41 +312,93 @@ impl Prepared {
 impl RegistryIndex {
     /// Parses a CSV line (without its line break) and checks it against the registry.
     pub fn prepare(&self, bytes: &[u8]) -> Prepared {
-        match split(bytes) {
-            Ok(fields) => self.prepare_fields(&fields),
-            Err(malformed) => Prepared(Err(malformed)),
-        }
+        self.check_one(Self::parse(bytes))
     }
 
     /// Parses a record given as its fields, in [`COLUMNS`] order (a line of JSON Lines,
     /// say; an absent field is empty), and checks it against the registry.
     pub fn prepare_fields(&self, fields: &[&str]) -> Prepared {
-        if let Some(field) = fields.iter().find(|field| field.len() > MAX_LINE) {
-            return Prepared(Err(Malformed::TooLong(field.len())));
-        }
-        let line = match parse(fields) {
-            Ok(line) => line,
-            Err(malformed) => return Prepared(Err(malformed)),
-        };
-        let (holder, person) = self.holder(line.holder);
-        // The registry's reasons only: the limit and the number's holder depend on the
-        // lines before, which `settle` knows.
-        let facts = SubscriptionFacts {
-            holder,
-            held_at_operator: 0,
-            operator_limit: u32::MAX,
-            msisdn_held_by_another: false,
-        };
-        let reasons = check_keys(&line.declared, &facts).reasons;
-        Prepared(Ok(PreparedLine {
-            number: msisdn_key(&line.msisdn),
-            msisdn: line.msisdn,
-            holder: line.holder.key(),
-            person,
-            province: line.province,
-            reasons,
-        }))
+        self.check_one(Self::parse_fields(fields))
     }
+
+    /// Parses a CSV line (without its line break), without the registry.
+    pub fn parse(bytes: &[u8]) -> Parsed {
+        match split(bytes) {
+            Ok(fields) => Self::parse_fields(&fields),
+            Err(malformed) => Parsed(Err(malformed)),
+        }
+    }
+
+    /// Parses a record given as its fields ([`Self::prepare_fields`]), without the registry.
+    pub fn parse_fields(fields: &[&str]) -> Parsed {
+        if let Some(field) = fields.iter().find(|field| field.len() > MAX_LINE) {
+            return Parsed(Err(Malformed::TooLong(field.len())));
+        }
+        Parsed(parse(fields))
+    }
+
+    /// Checks a batch of parsed lines against the registry, in order. The lookups come
+    /// first, all of them in a tight loop, so that the processor has several of their
+    /// memory reads in flight at once (a large registry is far bigger than any cache);
+    /// the answers are assembled after.
+    pub fn check_batch(&self, batch: Vec<Parsed>) -> Vec<Prepared> {
+        let found: Vec<(HolderFacts, Option<u32>)> = batch
+            .iter()
+            .map(|parsed| match &parsed.0 {
+                Ok(line) => self.holder(line.holder),
+                Err(_) => (HolderFacts::Unknown, None),
+            })
+            .collect();
+        batch
+            .into_iter()
+            .zip(found)
+            .map(|(parsed, found)| assemble(parsed, found))
+            .collect()
+    }
+
+    fn check_one(&self, parsed: Parsed) -> Prepared {
+        let found = match &parsed.0 {
+            Ok(line) => self.holder(line.holder),
+            Err(_) => (HolderFacts::Unknown, None),
+        };
+        assemble(parsed, found)
+    }
+}
+
+/// A line parsed, not yet checked against the registry ([`RegistryIndex::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed(Result<Line, Malformed>);
+
+impl Parsed {
+    /// A line found malformed before it could be parsed (JSON that does not parse, say).
+    pub fn malformed(why: Malformed) -> Self {
+        Self(Err(why))
+    }
+}
+
+/// A parsed line and what the registry holds about its holder, as a prepared line: the
+/// registry's reasons only, since the limit and the number's holder depend on the lines
+/// before, which `settle` knows.
+fn assemble(parsed: Parsed, (holder, person): (HolderFacts, Option<u32>)) -> Prepared {
+    let line = match parsed.0 {
+        Ok(line) => line,
+        Err(malformed) => return Prepared(Err(malformed)),
+    };
+    let facts = SubscriptionFacts {
+        holder,
+        held_at_operator: 0,
+        operator_limit: u32::MAX,
+        msisdn_held_by_another: false,
+    };
+    let reasons = check_keys(&line.declared, &facts).reasons;
+    Prepared(Ok(PreparedLine {
+        number: msisdn_key(&line.msisdn),
+        msisdn: line.msisdn,
+        holder: line.holder.key(),
+        person,
+        province: line.province,
+        reasons,
+    }))
 }
 
 /// Classifies an operator file's lines in order; see the module docs.
@@ -345,23 +406,39 @@ impl RegistryIndex {
 pub struct Reconciler<'a> {
     registry: &'a RegistryIndex,
     limit: u32,
-    /// Number ([`msisdn_key`]) → the holder of its verified line.
-    holders: FxHashMap<u64, u64>,
-    /// (number, holder) of every well-formed line seen.
-    seen: FxHashSet<(u64, u64)>,
+    /// Number ([`msisdn_key`]) → what the lines so far say about it: one probe a line.
+    numbers: FxHashMap<u64, NumberSeen>,
+    /// (number, holder) of the lines whose number an earlier line of another holder had:
+    /// rare, so kept apart.
+    others: FxHashSet<(u64, u64)>,
     /// Person → verified lines at this operator.
     verified: FxHashMap<u64, u32>,
+}
+
+/// What the lines so far say about a number: the holder of its first line, and of its
+/// verified line (0 for none: a holder's key is never 0).
+#[derive(Debug, Clone, Copy)]
+struct NumberSeen {
+    first: u64,
+    verified: u64,
 }
 
 impl<'a> Reconciler<'a> {
     /// A reconciler against `registry`, with the operator's limit of lines per person.
     pub fn new(registry: &'a RegistryIndex, limit: u32) -> Self {
+        Self::with_capacity(registry, limit, 0)
+    }
+
+    /// The same, with room for about `lines` lines, so that its maps do not grow (and move
+    /// every entry) as a large file is read.
+    pub fn with_capacity(registry: &'a RegistryIndex, limit: u32, lines: usize) -> Self {
+        let hasher = rustc_hash::FxBuildHasher;
         Self {
             registry,
             limit,
-            holders: FxHashMap::default(),
-            seen: FxHashSet::default(),
-            verified: FxHashMap::default(),
+            numbers: FxHashMap::with_capacity_and_hasher(lines, hasher),
+            others: FxHashSet::default(),
+            verified: FxHashMap::with_capacity_and_hasher(lines, hasher),
         }
     }
 
@@ -395,23 +472,38 @@ impl<'a> Reconciler<'a> {
         };
         let limited = line.person.is_some();
         let mut person = None;
-        let outcome = if self.seen.insert((line.number, line.holder)) {
+        // One probe of the number's entry says whether this (number, holder) is new and who
+        // holds the number's verified line.
+        let (seen, new) = match self.numbers.entry(line.number) {
+            std::collections::hash_map::Entry::Vacant(vacant) => (
+                vacant.insert(NumberSeen {
+                    first: line.holder,
+                    verified: 0,
+                }),
+                true,
+            ),
+            std::collections::hash_map::Entry::Occupied(occupied) => {
+                let seen = occupied.into_mut();
+                let new =
+                    seen.first != line.holder && self.others.insert((line.number, line.holder));
+                (seen, new)
+            }
+        };
+        let outcome = if new {
             person = line.person;
             let mut reasons = line.reasons;
-            if limited && self.verified.get(&line.holder).copied().unwrap_or(0) >= self.limit {
+            // One probe of the person's count (a person with none yet is kept at 0).
+            let held = limited.then(|| self.verified.entry(line.holder).or_default());
+            if held.as_ref().is_some_and(|held| **held >= self.limit) {
                 reasons.push(Reason::OverOperatorLimit);
             }
-            if self
-                .holders
-                .get(&line.number)
-                .is_some_and(|holder| *holder != line.holder)
-            {
+            if seen.verified != 0 && seen.verified != line.holder {
                 reasons.push(Reason::MsisdnHeldByAnother);
             }
             if reasons.is_empty() {
-                self.holders.insert(line.number, line.holder);
-                if limited {
-                    *self.verified.entry(line.holder).or_default() += 1;
+                seen.verified = line.holder;
+                if let Some(held) = held {
+                    *held += 1;
                 }
                 Outcome::Verified
             } else {
@@ -428,8 +520,22 @@ impl<'a> Reconciler<'a> {
         }
     }
 
+    /// Reads the entries that settling `batch` will touch, in a tight loop, so that their
+    /// memory reads overlap: settling then finds them in the cache. Changes nothing, and
+    /// settling without it gives the same answers.
+    pub fn warm(&self, batch: &[Prepared]) {
+        for prepared in batch {
+            if let Ok(line) = &prepared.0 {
+                std::hint::black_box(self.numbers.get(&line.number));
+                if line.person.is_some() {
+                    std::hint::black_box(self.verified.get(&line.holder));
+                }
+            }
+        }
+    }
+
     /// Each person's verified lines at this operator.
     pub fn lines_per_person(&self) -> impl Iterator<Item = u32> + '_ {
-        self.verified.values().copied()
+        self.verified.values().copied().filter(|lines| *lines > 0)
     }
 }

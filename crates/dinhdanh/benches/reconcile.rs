@@ -7,7 +7,9 @@
 //! to a temporary file, and `dinhdanh::reconcile::reconcile` reads it with its reports.
 //!
 //! `cargo bench -p dinhdanh --bench reconcile` (`DINHDANH_BENCH_PEOPLE`, 1,000,000 by
-//! default; 10,000,000 for the full-size figure).
+//! default; 10,000,000 for the full-size figure). About three people in four are adults with
+//! a line; `DINHDANH_BENCH_ROWS` asks for that many lines instead, the file going through
+//! the population again (other numbers, so more lines a person) until it has them.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -54,17 +56,34 @@ fn main() {
     let path = dir.path().join("operator.csv");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(file, "{SUBSCRIBER_HEADER}").unwrap();
+    let wanted: Option<u64> = std::env::var("DINHDANH_BENCH_ROWS")
+        .ok()
+        .and_then(|value| value.parse().ok());
     let mut rows = 0u64;
-    for row in subscriber_file(&spec) {
-        writeln!(file, "{}", row.line).unwrap();
-        rows += 1;
+    let mut pass = 0;
+    'file: loop {
+        let spec = SubscriberFileSpec {
+            seed: spec.seed + pass,
+            ..spec
+        };
+        for row in subscriber_file(&spec) {
+            if wanted.is_some_and(|wanted| rows >= wanted) {
+                break 'file;
+            }
+            writeln!(file, "{}", row.line).unwrap();
+            rows += 1;
+        }
+        pass += 1;
+        if wanted.is_none_or(|wanted| rows >= wanted) {
+            break;
+        }
     }
     file.flush().unwrap();
     drop(file);
     let size = std::fs::metadata(&path).unwrap().len();
 
     let started = Instant::now();
-    let mut index = RegistryIndex::new();
+    let mut index = RegistryIndex::with_capacity(people);
     for person in population(&spec.population) {
         index.insert_person(
             &person.citizen_number,
@@ -102,6 +121,7 @@ fn main() {
         &[],
         3,
         std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap()),
+        size,
         Format::Csv,
         &out,
         |_, _| {},

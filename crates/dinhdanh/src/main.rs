@@ -703,6 +703,7 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<()> {
         &elsewhere,
         args.limit,
         std::io::BufReader::with_capacity(1 << 20, input),
+        size,
         Format::of(&args.file),
         &staging,
         |bytes, rows| reconcile::show(&bar, started, bytes, rows),

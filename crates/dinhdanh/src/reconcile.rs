@@ -20,20 +20,24 @@ use dinhdanh_store::{
     DisclosureLog, NewDisclosure, OrganisationId, PersonId, Purpose, Recipient, RegistryStore,
 };
 use dinhdanh_telecom::{
-    COLUMNS, Classified, Malformed, Outcome, Prepared, Reconciler, RegistryIndex,
+    COLUMNS, Classified, Malformed, Outcome, Parsed, Prepared, Reconciler, RegistryIndex,
 };
 use indicatif::ProgressBar;
 use serde_json::{Map, Value, json};
 
 /// People read from the store per page while building the index.
 const PAGE: usize = 10_000;
-/// Lines each of the two threads prepares per batch.
+/// Lines each worker prepares per batch.
 const BATCH: usize = 8_192;
+/// Threads that parse and check lines, beside the one that reads and settles them.
+const WORKERS: usize = 2;
+/// About how many bytes a line of an operator's file takes, to size the bookkeeping.
+const BYTES_PER_LINE: u64 = 64;
 /// The smallest group of people a report gives a count of across operators; a smaller one
 /// could single out someone's lines at other operators, so it is shown as `<10`.
 pub const SMALLEST_GROUP: u64 = 10;
 /// Disclosure records written per transaction.
-const RECORDS_PER_BATCH: usize = 2_000;
+const RECORDS_PER_BATCH: usize = 10_000;
 /// The legal basis of a reconciliation's answers: operators must match their subscribers'
 /// identity against the population registry (Circular 08/2026).
 const RECONCILE_BASIS: &str = "legal-obligation";
@@ -54,7 +58,8 @@ pub struct Registry {
 /// no name in clear, with their id beside) and every organisation. `progress` is told how
 /// many people are in.
 pub async fn load_registry(store: &dyn RegistryStore, progress: impl Fn(u64)) -> Result<Registry> {
-    let mut index = RegistryIndex::new();
+    let expected = usize::try_from(store.count_persons().await?).unwrap_or(0);
+    let mut index = RegistryIndex::with_capacity(expected);
     let mut people = Vec::new();
     let mut after = None;
     let mut loaded = 0u64;
@@ -238,12 +243,15 @@ fn create(out: &Path, name: &str) -> Result<std::io::BufWriter<std::fs::File>> {
 /// Reads `input` to its end, classifying each line, and writes to `out`: `junk.csv` (each
 /// rejected or duplicate line: line number, number, class, reasons), `malformed.csv` (line
 /// number and what is wrong), `summary.json`, `summary.txt` and `sims_per_person.csv`.
+/// `size` is the input's length in bytes if known (0 if not), to size the bookkeeping;
 /// `progress` is told the bytes and lines read so far.
+#[allow(clippy::too_many_arguments)]
 pub fn reconcile(
     registry: &RegistryIndex,
     elsewhere: &[u8],
     limit: u32,
     mut input: impl BufRead,
+    size: u64,
     format: Format,
     out: &Path,
     progress: impl Fn(u64, u64),
@@ -255,26 +263,30 @@ pub fn reconcile(
     };
     writeln!(writers.junk, "line,msisdn,class,reasons")?;
     writeln!(writers.malformed, "line,reason")?;
-    let mut reconciler = Reconciler::new(registry, limit);
-    let mut report = Report::default();
-    // One bit a person of the registry: whether a line's answer was about them.
-    let mut told = vec![0u64; registry.people().div_ceil(64)];
-    // Each person's verified lines in this file, by slot.
-    let mut here = vec![0u8; registry.people()];
+    let mut settler = Settler {
+        reconciler: Reconciler::with_capacity(
+            registry,
+            limit,
+            usize::try_from(size / BYTES_PER_LINE).unwrap_or(0),
+        ),
+        report: Report::default(),
+        writers,
+        told: vec![0u64; registry.people().div_ceil(64)],
+        here: vec![0u8; registry.people()],
+    };
     let mut bytes = 0u64;
     let mut number = 0u64;
-    let mut lines: Vec<Vec<u8>> = (0..2 * BATCH).map(|_| Vec::with_capacity(128)).collect();
     if format == Format::Csv {
-        let header = &mut lines[0];
+        let mut header = Vec::with_capacity(128);
         let read = input
-            .read_until(b'\n', header)
+            .read_until(b'\n', &mut header)
             .context("cannot read the input")?;
         if read == 0 {
             bail!("the file is empty: it has no header line");
         }
         bytes += read as u64;
         number += 1;
-        let header = String::from_utf8_lossy(header);
+        let header = String::from_utf8_lossy(&header);
         let header = header.trim_end_matches('\n').trim_end_matches('\r');
         if header != COLUMNS.join(",") {
             bail!(
@@ -284,66 +296,92 @@ pub fn reconcile(
             );
         }
     }
-    loop {
-        // A batch of lines, prepared on two threads, then settled in file order.
-        let first = number + 1;
-        let mut filled = 0;
-        while filled < lines.len() {
-            let line = &mut lines[filled];
-            line.clear();
-            let read = input
-                .read_until(b'\n', line)
-                .context("cannot read the input")?;
-            if read == 0 {
-                break;
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            bytes += read as u64;
-            number += 1;
-            filled += 1;
-        }
-        if filled == 0 {
-            break;
-        }
-        let prepare = |chunk: &[Vec<u8>]| -> Vec<Prepared> {
-            chunk
-                .iter()
-                .map(|line| match format {
-                    Format::Csv => registry.prepare(line),
-                    Format::JsonLines => prepare_json(registry, line),
-                })
-                .collect()
-        };
-        let (left, right) = lines[..filled].split_at(filled / 2);
-        let (left, right) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| prepare(right));
-            (prepare(left), worker.join())
-        });
-        let right = right.map_err(|_| anyhow::anyhow!("a reconciliation thread failed"))?;
-        for (offset, prepared) in left.into_iter().chain(right).enumerate() {
-            let classified = reconciler.settle(prepared);
-            if let Some(slot) = classified.person {
-                let slot = slot as usize;
-                if let Some(word) = told.get_mut(slot / 64) {
-                    *word |= 1 << (slot % 64);
+    // A pipeline: this thread reads a batch and hands a chunk of it to each worker, which
+    // parses and checks its lines against the registry; while they prepare it, this thread
+    // settles the batch before in file order (duplicates, limits, numbers' holders) and
+    // writes the reports.
+    let prepare = |chunk: &[Vec<u8>]| -> Vec<Prepared> {
+        let parsed = chunk
+            .iter()
+            .map(|line| match format {
+                Format::Csv => RegistryIndex::parse(line),
+                Format::JsonLines => parse_json(line),
+            })
+            .collect();
+        registry.check_batch(parsed)
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let mut jobs = Vec::with_capacity(WORKERS);
+        let mut results = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (job, jobs_in) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+            let (done, result) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for chunk in jobs_in {
+                    let prepared = prepare(&chunk);
+                    if done.send((prepared, chunk)).is_err() {
+                        break;
+                    }
                 }
-                if classified.outcome == Outcome::Verified
-                    && let Some(count) = here.get_mut(slot)
-                {
-                    *count = count.saturating_add(1);
-                }
-            }
-            count(
-                &mut report,
-                &mut writers,
-                first + offset as u64,
-                &classified,
-            )?;
+            });
+            jobs.push(job);
+            results.push(result);
         }
-        progress(bytes, report.rows);
-    }
+        let failed = || anyhow::anyhow!("a reconciliation thread failed");
+        let mut spare: Vec<Vec<Vec<u8>>> = Vec::new();
+        let mut in_flight: Option<u64> = None;
+        loop {
+            let first = number + 1;
+            let mut chunks = Vec::with_capacity(WORKERS);
+            let mut filled = 0;
+            for _ in 0..WORKERS {
+                let mut chunk = spare.pop().unwrap_or_default();
+                let (lines, read) = read_lines(&mut input, &mut chunk)?;
+                bytes += read;
+                number += lines as u64;
+                filled += lines;
+                chunks.push(chunk);
+            }
+            let previous = match in_flight.take() {
+                Some(first) => {
+                    let mut prepared = Vec::with_capacity(WORKERS);
+                    for result in &results {
+                        prepared.push(result.recv().map_err(|_| failed())?);
+                    }
+                    Some((first, prepared))
+                }
+                None => None,
+            };
+            if filled > 0 {
+                for (job, chunk) in jobs.iter().zip(chunks) {
+                    job.send(chunk).map_err(|_| failed())?;
+                }
+                in_flight = Some(first);
+            }
+            if let Some((first, prepared)) = previous {
+                let mut line = first;
+                for (lines, chunk) in prepared {
+                    settler.reconciler.warm(&lines);
+                    for prepared in lines {
+                        settler.settle(line, prepared)?;
+                        line += 1;
+                    }
+                    spare.push(chunk);
+                }
+                progress(bytes, settler.report.rows);
+            }
+            if filled == 0 {
+                return Ok(());
+            }
+        }
+    })?;
+    let Settler {
+        reconciler,
+        mut report,
+        mut writers,
+        told,
+        here,
+    } = settler;
     for lines in reconciler.lines_per_person() {
         *report.lines_per_person.entry(lines).or_default() += 1;
     }
@@ -366,25 +404,79 @@ pub fn reconcile(
     Ok(report)
 }
 
-fn prepare_json(registry: &RegistryIndex, line: &[u8]) -> Prepared {
+/// What settles lines in file order and counts them into the reports.
+struct Settler<'a> {
+    reconciler: Reconciler<'a>,
+    report: Report,
+    writers: Writers,
+    /// One bit a person of the registry: whether a line's answer was about them.
+    told: Vec<u64>,
+    /// Each person's verified lines in this file, by slot.
+    here: Vec<u8>,
+}
+
+impl Settler<'_> {
+    fn settle(&mut self, line: u64, prepared: Prepared) -> Result<()> {
+        let classified = self.reconciler.settle(prepared);
+        if let Some(slot) = classified.person {
+            let slot = slot as usize;
+            if let Some(word) = self.told.get_mut(slot / 64) {
+                *word |= 1 << (slot % 64);
+            }
+            if classified.outcome == Outcome::Verified
+                && let Some(count) = self.here.get_mut(slot)
+            {
+                *count = count.saturating_add(1);
+            }
+        }
+        count(&mut self.report, &mut self.writers, line, &classified)
+    }
+}
+
+/// Reads up to [`BATCH`] lines into `chunk` (each without its line break), reusing its
+/// buffers: how many lines, and how many bytes they took.
+fn read_lines(input: &mut impl BufRead, chunk: &mut Vec<Vec<u8>>) -> Result<(usize, u64)> {
+    chunk.resize_with(BATCH, || Vec::with_capacity(128));
+    let mut bytes = 0u64;
+    let mut filled = 0;
+    while filled < BATCH {
+        let line = &mut chunk[filled];
+        line.clear();
+        let read = input
+            .read_until(b'\n', line)
+            .context("cannot read the input")?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        bytes += read as u64;
+        filled += 1;
+    }
+    chunk.truncate(filled);
+    Ok((filled, bytes))
+}
+
+fn parse_json(line: &[u8]) -> Parsed {
     if line.len() > dinhdanh_telecom::MAX_LINE {
-        return Prepared::malformed(Malformed::TooLong(line.len()));
+        return Parsed::malformed(Malformed::TooLong(line.len()));
     }
     let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(line) else {
-        return Prepared::malformed(Malformed::NotJson);
+        return Parsed::malformed(Malformed::NotJson);
     };
     if object.keys().any(|key| !COLUMNS.contains(&key.as_str())) {
-        return Prepared::malformed(Malformed::NotJson);
+        return Parsed::malformed(Malformed::NotJson);
     }
     let mut fields = Vec::with_capacity(COLUMNS.len());
     for column in COLUMNS {
         match object.get(column) {
             None | Some(Value::Null) => fields.push(""),
             Some(Value::String(text)) => fields.push(text.as_str()),
-            Some(_) => return Prepared::malformed(Malformed::Field(column)),
+            Some(_) => return Parsed::malformed(Malformed::Field(column)),
         }
     }
-    registry.prepare_fields(&fields)
+    RegistryIndex::parse_fields(&fields)
 }
 
 fn count(
