@@ -142,7 +142,7 @@ impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotUtf8 => f.write_str("not valid UTF-8"),
-            Self::TooLong(len) => write!(f, "{len} bytes, more than {MAX_LINE}"),
+            Self::TooLong(_) => write!(f, "more than {MAX_LINE} bytes"),
             Self::Columns(found) => write!(f, "{found} columns, expected {}", COLUMNS.len()),
             Self::Quoted => f.write_str("a quoted field (the file is plain CSV)"),
             Self::Field(column) => write!(f, "{column} is not valid"),
@@ -438,7 +438,7 @@ impl<'a> Reconciler<'a> {
             limit,
             numbers: FxHashMap::with_capacity_and_hasher(lines, hasher),
             others: FxHashSet::default(),
-            verified: FxHashMap::with_capacity_and_hasher(lines, hasher),
+            verified: FxHashMap::with_capacity_and_hasher(lines.min(registry.people()), hasher),
         }
     }
 

@@ -264,10 +264,14 @@ pub fn reconcile(
     writeln!(writers.junk, "line,msisdn,class,reasons")?;
     writeln!(writers.malformed, "line,reason")?;
     let mut settler = Settler {
+        // Sized from the file's length, but no larger than a file of twice the registry's
+        // people would need: a wrong file cannot make it allocate what it will never use.
         reconciler: Reconciler::with_capacity(
             registry,
             limit,
-            usize::try_from(size / BYTES_PER_LINE).unwrap_or(0),
+            usize::try_from(size / BYTES_PER_LINE)
+                .unwrap_or(usize::MAX)
+                .min(registry.people().saturating_mul(2).max(1 << 16)),
         ),
         report: Report::default(),
         writers,
@@ -278,13 +282,11 @@ pub fn reconcile(
     let mut number = 0u64;
     if format == Format::Csv {
         let mut header = Vec::with_capacity(128);
-        let read = input
-            .read_until(b'\n', &mut header)
-            .context("cannot read the input")?;
+        let read = read_line(&mut input, &mut header).context("cannot read the input")?;
         if read == 0 {
             bail!("the file is empty: it has no header line");
         }
-        bytes += read as u64;
+        bytes += read;
         number += 1;
         let header = String::from_utf8_lossy(&header);
         let header = header.trim_end_matches('\n').trim_end_matches('\r');
@@ -310,70 +312,86 @@ pub fn reconcile(
             .collect();
         registry.check_batch(parsed)
     };
+    let failed = || anyhow::anyhow!("a reconciliation thread failed");
     std::thread::scope(|scope| -> Result<()> {
         let mut jobs = Vec::with_capacity(WORKERS);
         let mut results = Vec::with_capacity(WORKERS);
+        let mut workers = Vec::with_capacity(WORKERS);
         for _ in 0..WORKERS {
             let (job, jobs_in) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
             let (done, result) = std::sync::mpsc::sync_channel(1);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 for chunk in jobs_in {
                     let prepared = prepare(&chunk);
                     if done.send((prepared, chunk)).is_err() {
                         break;
                     }
                 }
-            });
+            }));
             jobs.push(job);
             results.push(result);
         }
-        let failed = || anyhow::anyhow!("a reconciliation thread failed");
         let mut spare: Vec<Vec<Vec<u8>>> = Vec::new();
         let mut in_flight: Option<u64> = None;
-        loop {
-            let first = number + 1;
-            let mut chunks = Vec::with_capacity(WORKERS);
-            let mut filled = 0;
-            for _ in 0..WORKERS {
-                let mut chunk = spare.pop().unwrap_or_default();
-                let (lines, read) = read_lines(&mut input, &mut chunk)?;
-                bytes += read;
-                number += lines as u64;
-                filled += lines;
-                chunks.push(chunk);
-            }
-            let previous = match in_flight.take() {
-                Some(first) => {
-                    let mut prepared = Vec::with_capacity(WORKERS);
-                    for result in &results {
-                        prepared.push(result.recv().map_err(|_| failed())?);
+        let mut run = || -> Result<()> {
+            loop {
+                let first = number + 1;
+                let mut chunks = Vec::with_capacity(WORKERS);
+                let mut filled = 0;
+                for _ in 0..WORKERS {
+                    let mut chunk = spare.pop().unwrap_or_default();
+                    let (lines, read) = read_lines(&mut input, &mut chunk)?;
+                    bytes += read;
+                    number += lines as u64;
+                    filled += lines;
+                    chunks.push(chunk);
+                }
+                let previous = match in_flight.take() {
+                    Some(first) => {
+                        let mut prepared = Vec::with_capacity(WORKERS);
+                        for result in &results {
+                            prepared.push(result.recv().map_err(|_| failed())?);
+                        }
+                        Some((first, prepared))
                     }
-                    Some((first, prepared))
-                }
-                None => None,
-            };
-            if filled > 0 {
-                for (job, chunk) in jobs.iter().zip(chunks) {
-                    job.send(chunk).map_err(|_| failed())?;
-                }
-                in_flight = Some(first);
-            }
-            if let Some((first, prepared)) = previous {
-                let mut line = first;
-                for (lines, chunk) in prepared {
-                    settler.reconciler.warm(&lines);
-                    for prepared in lines {
-                        settler.settle(line, prepared)?;
-                        line += 1;
+                    None => None,
+                };
+                if filled > 0 {
+                    for (job, chunk) in jobs.iter().zip(chunks) {
+                        job.send(chunk).map_err(|_| failed())?;
                     }
-                    spare.push(chunk);
+                    in_flight = Some(first);
                 }
-                progress(bytes, settler.report.rows);
+                if let Some((first, prepared)) = previous {
+                    let mut line = first;
+                    for (lines, chunk) in prepared {
+                        settler.reconciler.warm(&lines);
+                        for prepared in lines {
+                            settler.settle(line, prepared)?;
+                            line += 1;
+                        }
+                        spare.push(chunk);
+                    }
+                    progress(bytes, settler.report.rows);
+                }
+                if filled == 0 {
+                    return Ok(());
+                }
             }
-            if filled == 0 {
-                return Ok(());
-            }
+        };
+        let outcome = run();
+        // The workers end once their jobs' senders are gone; one that panicked is an error
+        // here, not a panic of the whole scope.
+        drop(jobs);
+        drop(results);
+        let mut panicked = false;
+        for worker in workers {
+            panicked |= worker.join().is_err();
         }
+        if panicked {
+            return Err(failed());
+        }
+        outcome
     })?;
     let Settler {
         reconciler,
@@ -441,21 +459,49 @@ fn read_lines(input: &mut impl BufRead, chunk: &mut Vec<Vec<u8>>) -> Result<(usi
     let mut filled = 0;
     while filled < BATCH {
         let line = &mut chunk[filled];
-        line.clear();
-        let read = input
-            .read_until(b'\n', line)
-            .context("cannot read the input")?;
+        let read = read_line(input, line).context("cannot read the input")?;
         if read == 0 {
             break;
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        bytes += read as u64;
+        bytes += read;
         filled += 1;
     }
     chunk.truncate(filled);
     Ok((filled, bytes))
+}
+
+/// Reads one line into `line` without its line break, keeping at most one byte more than
+/// [`dinhdanh_telecom::MAX_LINE`] (enough to know the line is too long) however long it is,
+/// so that a file without line breaks cannot fill the memory. Answers the bytes consumed.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<u64> {
+    let keep = dinhdanh_telecom::MAX_LINE + 1;
+    line.clear();
+    if line.capacity() > 2 * keep {
+        line.shrink_to(keep);
+    }
+    let mut consumed = 0u64;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let (part, done) = match available.iter().position(|byte| *byte == b'\n') {
+            Some(end) => (&available[..end], end + 1),
+            None => (available, available.len()),
+        };
+        let room = keep.saturating_sub(line.len());
+        line.extend_from_slice(&part[..part.len().min(room)]);
+        let ended = done > part.len();
+        input.consume(done);
+        consumed += done as u64;
+        if ended {
+            return Ok(consumed);
+        }
+    }
 }
 
 fn parse_json(line: &[u8]) -> Parsed {

@@ -234,3 +234,113 @@ fn an_operator_file_is_reconciled_exactly_and_reconciling_again_changes_nothing(
     assert!(!ok, "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The pipeline (two workers preparing a batch while the reading thread settles the one
+/// before) classifies every line exactly as one reconciler does line by line, across batch
+/// boundaries: a file of exactly two workers' batches, and a longer one with a line repeated
+/// batches later.
+#[test]
+fn the_pipeline_classifies_as_one_reconciler_line_by_line_across_batches() {
+    use dinhdanh::reconcile::{Format, reconcile};
+    use dinhdanh_telecom::{Outcome, Reconciler, RegistryIndex};
+
+    let spec = SubscriberFileSpec {
+        seed: 9,
+        population: PopulationSpec {
+            seed: 9,
+            people: 30_000,
+            as_of: today_in_vietnam(jiff::Timestamp::now()),
+        },
+        operator: MobileNetwork::Viettel,
+        junk: JunkShares::default(),
+    };
+    let mut index = RegistryIndex::new();
+    for person in dinhdanh_synth::population(&spec.population) {
+        index.insert_person(
+            &person.citizen_number,
+            &person.name,
+            person.birth_date,
+            person.status,
+        );
+    }
+    for organisation in dinhdanh_synth::organisations(9) {
+        index.insert_organisation(&organisation.tax_code);
+    }
+    let generated: Vec<_> = subscriber_file(&spec).collect();
+    let early = generated
+        .iter()
+        .find(|row| row.expected == Expected::Verified)
+        .unwrap()
+        .line
+        .clone();
+    let mut rows: Vec<String> = generated.into_iter().map(|row| row.line).collect();
+    assert!(rows.len() > 2 * 8_192 + 1_000, "{}", rows.len());
+    rows.push(early);
+    let dir = tempfile::tempdir().unwrap();
+    for count in [2 * 8_192, rows.len()] {
+        let path = dir.path().join(format!("file-{count}.csv"));
+        let mut text = format!("{SUBSCRIBER_HEADER}\n");
+        for row in &rows[..count] {
+            text.push_str(row);
+            text.push('\n');
+        }
+        std::fs::write(&path, &text).unwrap();
+        let out = dir.path().join(format!("reports-{count}"));
+        let report = reconcile(
+            &index,
+            &[],
+            3,
+            std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
+            text.len() as u64,
+            Format::Csv,
+            &out,
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(report.rows, count as u64);
+
+        // The same lines, one by one, through one reconciler.
+        let mut reconciler = Reconciler::new(&index, 3);
+        let mut junk = vec!["line,msisdn,class,reasons".to_owned()];
+        let mut malformed = vec!["line,reason".to_owned()];
+        for (offset, row) in rows[..count].iter().enumerate() {
+            let line = offset + 2;
+            let classified = reconciler.classify(row.as_bytes());
+            let msisdn = classified
+                .msisdn
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default();
+            match classified.outcome {
+                Outcome::Verified => {}
+                Outcome::Rejected(reasons) => {
+                    let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+                    junk.push(format!("{line},{msisdn},rejected,{}", names.join(" ")));
+                }
+                Outcome::Duplicate => junk.push(format!("{line},{msisdn},duplicate,")),
+                Outcome::Malformed(why) => malformed.push(format!("{line},{why}")),
+            }
+        }
+        let read = |name: &str| -> Vec<String> {
+            std::fs::read_to_string(out.join(name))
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(read("junk.csv"), junk, "{count} lines");
+        assert_eq!(read("malformed.csv"), malformed, "{count} lines");
+    }
+    // The repeated line, batches after the first, is a duplicate at its own line number.
+    let last = rows.len() + 1;
+    let junk = std::fs::read_to_string(
+        dir.path()
+            .join(format!("reports-{}", rows.len()))
+            .join("junk.csv"),
+    )
+    .unwrap();
+    assert!(
+        junk.lines()
+            .any(|l| l.starts_with(&format!("{last},")) && l.contains(",duplicate,")),
+        "{last}"
+    );
+}
