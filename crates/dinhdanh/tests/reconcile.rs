@@ -344,3 +344,164 @@ fn the_pipeline_classifies_as_one_reconciler_line_by_line_across_batches() {
         "{last}"
     );
 }
+
+/// The per-person counts across operators add the live lines the store holds at other
+/// operators to this file's verified lines, for this operator's own subscribers only; and
+/// what reconciliation tells is recorded once a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_across_operators_add_the_lines_stored_at_other_operators() {
+    use dinhdanh::reconcile::{
+        Format, load_lines_elsewhere, load_registry, reconcile, record_answers,
+    };
+    use dinhdanh_core::{EidLevel, OrganisationKind, PersonStatus};
+    use dinhdanh_store::{
+        Holder, NewOrganisation, NewPerson, NewSubscription, PersonalData, StoreOptions,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = dinhdanh_store::open(
+        &StoreOptions::new(url),
+        &dinhdanh_crypto::MasterKey::generate().unwrap(),
+    )
+    .await
+    .unwrap();
+    let today = today_in_vietnam(jiff::Timestamp::now());
+    let adults: Vec<_> = dinhdanh_synth::population(&PopulationSpec {
+        seed: 12,
+        people: 200,
+        as_of: today,
+    })
+    .filter(|person| {
+        person.status == PersonStatus::Active
+            && dinhdanh_core::AgeBracket::at(&person.birth_date, jiff::Timestamp::now()).over_18()
+    })
+    .take(3)
+    .collect();
+    let mut ids = Vec::new();
+    for person in &adults {
+        let stored = store
+            .insert_person(&NewPerson {
+                personal: PersonalData::new(
+                    person.citizen_number,
+                    person.name.clone(),
+                    person.birth_date,
+                    person.sex,
+                    today,
+                )
+                .unwrap(),
+                status: PersonStatus::Active,
+                eid_level: EidLevel::Level1,
+            })
+            .await
+            .unwrap();
+        ids.push(stored.id);
+    }
+    let operator = |tax: &str, name: &str| NewOrganisation {
+        tax_code: tax.parse().unwrap(),
+        name: name.to_owned(),
+        kind: OrganisationKind::TelecomOperator,
+        parent_id: None,
+    };
+    let here = store
+        .insert_organisation(&operator("0100000021", "Nhà mạng Đây"))
+        .await
+        .unwrap();
+    let there = store
+        .insert_organisation(&operator("0100000022", "Nhà mạng Kia"))
+        .await
+        .unwrap();
+    // The first adult holds two lines at the other operator, the third one.
+    for (person, number) in [
+        (ids[0], "0911000001"),
+        (ids[0], "0911000002"),
+        (ids[2], "0911000003"),
+    ] {
+        store
+            .subscriptions()
+            .insert_subscription(
+                &NewSubscription {
+                    operator_id: there.id,
+                    msisdn: number.parse().unwrap(),
+                    holder: Holder::Person(person),
+                    contract: false,
+                    activated_on: today,
+                    face_check: None,
+                },
+                3,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let registry = load_registry(store.as_ref(), |_| {}).await.unwrap();
+    let elsewhere = load_lines_elsewhere(store.as_ref(), &registry, here.id)
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.iter().map(|n| u32::from(*n)).sum::<u32>(), 3);
+    assert!(
+        load_lines_elsewhere(store.as_ref(), &registry, there.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| *n == 0),
+        "an operator's own lines are not 'elsewhere'"
+    );
+
+    // This operator's file: one line of the first adult, one of the second; the third adult
+    // is not its subscriber, so their lines elsewhere are not its business.
+    let line = |person: &dinhdanh_synth::SyntheticPerson, number: &str| {
+        format!(
+            "{number},{},{},{},,2026-01-05\n",
+            person.citizen_number.as_str(),
+            person.name.as_str(),
+            person.birth_date
+        )
+    };
+    let text = format!(
+        "{SUBSCRIBER_HEADER}\n{}{}",
+        line(&adults[0], "0961000001"),
+        line(&adults[1], "0961000002")
+    );
+    let out = dir.path().join("reports");
+    let report = reconcile(
+        &registry.index,
+        &elsewhere,
+        3,
+        std::io::Cursor::new(text.clone()),
+        text.len() as u64,
+        Format::Csv,
+        &out,
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.lines_per_person, BTreeMap::from([(1, 2)]));
+    assert_eq!(
+        report.lines_across_operators,
+        BTreeMap::from([(1, 1), (3, 1)])
+    );
+    let per_person = std::fs::read_to_string(out.join("sims_per_person.csv")).unwrap();
+    assert!(per_person.contains("\n1,2,<10\n"), "{per_person}");
+    assert!(per_person.contains("\n3,0,<10\n"), "{per_person}");
+
+    // The answers about the two subscribers go into their logs, once each.
+    assert_eq!(report.told.len(), 2);
+    let log = store.disclosure_log();
+    let before = log.sizes().await.unwrap();
+    let recorded = record_answers(log.as_ref(), here.id, &registry, &report.told, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(recorded, 2);
+    let after = log.sizes().await.unwrap();
+    assert_eq!(after.0 + after.1 - before.0 - before.1, 2);
+    for (person, told) in [(ids[0], true), (ids[1], true), (ids[2], false)] {
+        let entries = log.list_subject_entries(person).await.unwrap().entries;
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|entry| entry.record.disclosed == ["subscriber_check"])
+                .count(),
+            usize::from(told)
+        );
+    }
+}
