@@ -124,15 +124,19 @@ fn bad_rows_are_reported_and_never_stop_the_run() {
     broken_utf8[20] = 0xff;
     let missing = good.rsplit_once(',').unwrap().0.to_owned();
     let extra = format!("{good},extra");
-    let cases: [(&[u8], Malformed); 6] = [
+    let cases: [(&[u8], Malformed); 7] = [
         (&broken_utf8, Malformed::NotUtf8),
         (missing.as_bytes(), Malformed::Columns(5)),
         (extra.as_bytes(), Malformed::Columns(7)),
         (huge.as_bytes(), Malformed::TooLong(huge.len())),
         (b"", Malformed::Columns(1)),
         (
-            b"\"+84701234567\",001090012345,An,1990-01-01,,2024-01-01",
+            b"\"+8470\"1234567,001090012345,An,1990-01-01,,2024-01-01",
             Malformed::Quoted,
+        ),
+        (
+            b"+84701234567,001090012345,\"An, Binh\",1990-01-01,,2024-01-01",
+            Malformed::Columns(7),
         ),
     ];
     for (bytes, why) in cases {
@@ -142,9 +146,18 @@ fn bad_rows_are_reported_and_never_stop_the_run() {
             "{why}"
         );
     }
-    // The run goes on: the good line is still verified afterwards.
+    // The run goes on: the good line is still verified afterwards, with every field quoted
+    // (RFC 4180) as without, which is then the same line again.
+    let quoted: Vec<String> = good
+        .split(',')
+        .map(|field| format!("\"{field}\""))
+        .collect();
+    assert_eq!(
+        reconciler.classify(quoted.join(",").as_bytes()).outcome,
+        Outcome::Verified
+    );
     assert_eq!(
         reconciler.classify(good.as_bytes()).outcome,
-        Outcome::Verified
+        Outcome::Duplicate
     );
 }

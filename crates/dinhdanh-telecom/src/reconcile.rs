@@ -128,7 +128,8 @@ pub enum Malformed {
     TooLong(usize),
     /// Not the six columns of [`COLUMNS`].
     Columns(usize),
-    /// A quoted field: operator files are plain CSV without quoting.
+    /// A quote inside a field: a field may be wrapped in double quotes (RFC 4180), but none
+    /// of the file's values holds a comma, a quote or a line break, so nothing else is.
     Quoted,
     /// A field that does not parse, by its column name.
     Field(&'static str),
@@ -144,7 +145,9 @@ impl std::fmt::Display for Malformed {
             Self::NotUtf8 => f.write_str("not valid UTF-8"),
             Self::TooLong(_) => write!(f, "more than {MAX_LINE} bytes"),
             Self::Columns(found) => write!(f, "{found} columns, expected {}", COLUMNS.len()),
-            Self::Quoted => f.write_str("a quoted field (the file is plain CSV)"),
+            Self::Quoted => {
+                f.write_str("a quote inside a field (a quoted field may hold no comma or quote)")
+            }
             Self::Field(column) => write!(f, "{column} is not valid"),
             Self::Holder => {
                 f.write_str("give either citizen_number, name and birth_date, or tax_code")
@@ -227,9 +230,7 @@ fn split(bytes: &[u8]) -> Result<[&str; 6], Malformed> {
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Malformed::NotUtf8)?;
     let text = text.strip_suffix('\r').unwrap_or(text);
-    if text.contains('"') {
-        return Err(Malformed::Quoted);
-    }
+    let quoted = text.contains('"');
     let mut fields = [""; 6];
     let mut count = 0;
     for field in text.split(',') {
@@ -241,7 +242,25 @@ fn split(bytes: &[u8]) -> Result<[&str; 6], Malformed> {
     if count != fields.len() {
         return Err(Malformed::Columns(count));
     }
+    if quoted {
+        for field in &mut fields {
+            *field = unquoted(field)?;
+        }
+    }
     Ok(fields)
+}
+
+/// A field without the double quotes that wrap it, if it is quoted (RFC 4180 §2.5); a quote
+/// anywhere else (an escaped quote, or a quoted field cut by a comma) is malformed.
+fn unquoted(field: &str) -> Result<&str, Malformed> {
+    let inner = field
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(field);
+    if inner.contains('"') {
+        return Err(Malformed::Quoted);
+    }
+    Ok(inner)
 }
 
 fn parse(fields: &[&str]) -> Result<Line, Malformed> {
