@@ -360,15 +360,22 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
         (EventType::LineStatusChanged, None) => return Err(StoreError::Corrupt("signals.detail")),
         _ => None,
     };
-    let streams = match &line {
-        Some((operator, _)) => state.store.signals().list_streams_of(*operator).await?,
-        None => {
+    // Every other event is about a person (a line's may be about an organisation's line).
+    let person = match (&line, signal.person_id) {
+        (_, Some(person)) => Some(person),
+        (Some(_), None) => None,
+        (None, None) => return Err(StoreError::Corrupt("signals.person_id")),
+    };
+    let streams = match (&line, person) {
+        (Some((operator, _)), _) => state.store.signals().list_streams_of(*operator).await?,
+        (None, Some(person)) => {
             state
                 .store
                 .signals()
-                .list_streams_reaching(signal.person_id, signal.organisation_id)
+                .list_streams_reaching(person, signal.organisation_id)
                 .await?
         }
+        (None, None) => Vec::new(),
     };
     let oidc = state.store.oidc();
     let subjects = SubjectKey::new(oidc.subject_key());
@@ -390,17 +397,18 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
         let Ok(sector) = SectorIdentifier::new(&client.registration.sector) else {
             return Err(StoreError::Corrupt("oidc_clients.sector"));
         };
-        let subject = match &line {
-            Some((_, msisdn)) => SubjectId::PhoneNumber {
+        let subject = match (&line, person) {
+            (Some((_, msisdn)), _) => SubjectId::PhoneNumber {
                 phone_number: msisdn.clone(),
             },
-            None => SubjectId::IssSub {
+            (None, Some(person)) => SubjectId::IssSub {
                 iss: state.oidc.config.issuer.clone(),
                 sub: subjects
-                    .subject(&sector, signal.person_id.as_uuid().as_bytes())
+                    .subject(&sector, person.as_uuid().as_bytes())
                     .as_str()
                     .to_owned(),
             },
+            (None, None) => continue,
         };
         let Some(event) = event_for(signal, kind, subject) else {
             return Err(StoreError::Corrupt("signals.detail"));
@@ -412,15 +420,17 @@ async fn fan_out(state: &AppState, signal: &Signal) -> Result<FanOut, StoreError
     // operator's own number: what the operator did, the stage its own data reached, or what
     // the holder asked to tell it. None of the registry's facts about the person is in it,
     // so, as on the poll of transitions, no disclosure is recorded.
-    if line.is_some() {
-        told.clear();
-    }
+    let subject = match (&line, person) {
+        (None, Some(person)) => Some(person),
+        _ => None,
+    };
     let purpose = Purpose::new("security event about an account on the platform")
         .map_err(|_| StoreError::Corrupt("purpose"))?;
     let disclosures: Vec<NewDisclosure> = told
         .into_iter()
-        .map(|organisation| NewDisclosure {
-            subject: signal.person_id,
+        .filter_map(|organisation| Some((organisation, subject?)))
+        .map(|(organisation, subject)| NewDisclosure {
+            subject,
             recipient: Recipient::Organisation(organisation),
             fields: vec![kind.name()],
             purpose: purpose.clone(),

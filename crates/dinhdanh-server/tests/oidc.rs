@@ -3836,6 +3836,40 @@ async fn a_line_goes_through_the_device_change_timeline_and_its_operator_hears_e
             "terminated"
         ]
     );
+
+    // A line an organisation holds: its operator hears of its device change too.
+    let company = expect_json(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            "/v1/subscriptions",
+            Some(line_body("0971234502", json!({"tax_code": "0200000003"}))),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let company_id = company["id"].as_str().unwrap();
+    expect_json(
+        send(
+            &app,
+            Method::POST,
+            &access,
+            &format!("/v1/subscriptions/{company_id}/device-changes"),
+            Some(json!({})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let events = poll_events(&app, &access, &poll_path).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["sub_id"]["phone_number"], "+84971234502");
+    assert_eq!(
+        events[0]["events"][uri]["current_status"],
+        "outgoing_suspended"
+    );
 }
 
 #[tokio::test]

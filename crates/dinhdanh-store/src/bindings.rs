@@ -332,7 +332,7 @@ impl BindingStore for SqlBindingStore {
                 &mut tx,
                 &self.keys,
                 NewSignal {
-                    person_id: person,
+                    person_id: Some(person),
                     organisation_id: Some(binding.organisation_id),
                     event: EventType::GuardianConsentRevoked.name(),
                     detail: serde_json::json!({

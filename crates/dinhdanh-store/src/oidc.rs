@@ -593,7 +593,7 @@ fn session_revoked(
     at: i64,
 ) -> NewSignal<'static> {
     NewSignal {
-        person_id: person,
+        person_id: Some(person),
         organisation_id: organisation,
         event: EventType::SessionRevoked.name(),
         detail: json!({ "event_timestamp": at / 1_000_000, "initiating_entity": initiator }),
@@ -1873,7 +1873,7 @@ impl OidcStore for SqlOidcStore {
             &mut tx,
             &self.keys,
             NewSignal {
-                person_id: person,
+                person_id: Some(person),
                 organisation_id: None,
                 event: EventType::CredentialChange.name(),
                 detail: json!({

@@ -72,8 +72,8 @@ pub struct Stream {
 pub struct Signal {
     /// Its id.
     pub id: String,
-    /// Whom it is about.
-    pub person_id: PersonId,
+    /// Whom it is about; none for a line an organisation holds.
+    pub person_id: Option<PersonId>,
     /// The only platform whose streams hear of it, if it is limited to one.
     pub organisation_id: Option<OrganisationId>,
     /// The event type's short name.
@@ -85,7 +85,7 @@ pub struct Signal {
 /// A signal to record in a transaction.
 #[derive(Clone, Debug)]
 pub(crate) struct NewSignal<'a> {
-    pub(crate) person_id: PersonId,
+    pub(crate) person_id: Option<PersonId>,
     pub(crate) organisation_id: Option<OrganisationId>,
     pub(crate) event: &'a str,
     pub(crate) detail: Value,
@@ -333,7 +333,7 @@ pub(crate) async fn record_signal(
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
-    .bind(signal.person_id.to_string())
+    .bind(signal.person_id.map(|id| id.to_string()))
     .bind(signal.organisation_id.map(|id| id.to_string()))
     .bind(sealed)
     .bind(now_micros())
@@ -616,8 +616,13 @@ impl SignalStore for SqlSignalStore {
                 .to_owned();
             signals.push(Signal {
                 id,
-                person_id: PersonId::from_str(&row.try_get::<String, _>(1)?)
-                    .map_err(|_| StoreError::Corrupt("signals.person_id"))?,
+                person_id: row
+                    .try_get::<Option<String>, _>(1)?
+                    .map(|id| {
+                        PersonId::from_str(&id)
+                            .map_err(|_| StoreError::Corrupt("signals.person_id"))
+                    })
+                    .transpose()?,
                 organisation_id: row
                     .try_get::<Option<String>, _>(2)?
                     .map(|id| {
@@ -920,7 +925,7 @@ impl SignalStore for SqlSignalStore {
                 &mut tx,
                 &self.keys,
                 NewSignal {
-                    person_id: person,
+                    person_id: Some(person),
                     organisation_id: None,
                     event: EventType::AgeBracketChanged.name(),
                     detail: json!({

@@ -677,7 +677,7 @@ impl RegistryStore for SqlStore {
                 &mut tx,
                 &self.keys,
                 NewSignal {
-                    person_id: id,
+                    person_id: Some(id),
                     organisation_id: None,
                     event: event.name(),
                     detail,

@@ -4,7 +4,7 @@
 //! The MSISDN is sealed under the field key (bound to the row's id) and found through a blind
 //! index, unique among live lines. A status change holds the operator's row while it writes,
 //! so that an operator's transitions commit in `seq` order on every backend, and writes a
-//! `line-status-changed` signal for a person's line in the same transaction. The rules of the
+//! `line-status-changed` signal for the line in the same transaction. The rules of the
 //! device-change timeline are `dinhdanh-telecom`'s; this module keeps where each line stands.
 
 use std::sync::Arc;
@@ -557,7 +557,13 @@ impl SqlSubscriptionStore {
         .bind(micros(at))
         .execute(&mut *conn)
         .await?;
-        if let Holder::Person(person) = line.holder {
+        // Every line's operator hears of it, whoever holds it: a person's line, or an
+        // organisation's (a signal about no person).
+        let person = match line.holder {
+            Holder::Person(person) => Some(person),
+            Holder::Organisation(_) => None,
+        };
+        {
             record_signal(
                 conn,
                 &self.keys,
