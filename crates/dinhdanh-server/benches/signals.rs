@@ -125,38 +125,13 @@ async fn binding_checks(count: usize) -> Checks {
     let after = store.disclosure_log().sizes().await.unwrap();
     assert_eq!(after.0 + after.1 - before.0 - before.1, count as u64);
 
-    let Load { rate: healthz, .. } = {
-        let http = http.clone();
-        load(count, move |_| {
-            let http = http.clone();
-            async move {
-                let response = http
-                    .get(format!("http://{address}/healthz"))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-            }
-        })
-        .await
-    };
-    let Load { rate: records, .. } = {
-        let store = store.clone();
-        let people = Arc::new(people);
-        let organisation = platform.organisation;
-        load(count, move |i| {
-            let (store, people) = (store.clone(), people.clone());
-            async move {
-                let person = people[i % people.len()];
-                store
-                    .disclosure_log()
-                    .record_disclosures(&[disclosure(person, organisation)])
-                    .await
-                    .unwrap();
-            }
-        })
-        .await
-    };
+    let healthz = common::healthz(&http, address, count).await.rate;
+    let organisation = platform.organisation;
+    let records = common::records(&store, count, move |i| {
+        disclosure(people[i % people.len()], organisation)
+    })
+    .await
+    .rate;
     Checks {
         backend,
         checks,

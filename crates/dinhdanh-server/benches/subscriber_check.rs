@@ -89,44 +89,16 @@ fn main() {
         let after = store.disclosure_log().sizes().await.unwrap();
         assert_eq!(after.0 + after.1 - before.0 - before.1, count as u64);
 
-        let healthz = {
-            let http = http.clone();
-            load(count, move |_| {
-                let http = http.clone();
-                async move {
-                    let response = http
-                        .get(format!("http://{address}/healthz"))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status(), 200);
-                }
-            })
-            .await
-        };
-        let records = {
-            let (store, people) = (store.clone(), Arc::new(people));
-            let organisation = operator.organisation;
-            load(count, move |i| {
-                let (store, people) = (store.clone(), people.clone());
-                async move {
-                    let disclosure = NewDisclosure {
-                        subject: people[i % people.len()],
-                        recipient: Recipient::Organisation(organisation),
-                        fields: vec!["subscriber_check"],
-                        purpose: Purpose::new("checking a telecom subscriber's declared identity")
-                            .unwrap(),
-                        legal_basis: "legal-obligation",
-                    };
-                    store
-                        .disclosure_log()
-                        .record_disclosures(&[disclosure])
-                        .await
-                        .unwrap();
-                }
-            })
-            .await
-        };
+        let healthz = common::healthz(&http, address, count).await;
+        let organisation = operator.organisation;
+        let records = common::records(&store, count, move |i| NewDisclosure {
+            subject: people[i % people.len()],
+            recipient: Recipient::Organisation(organisation),
+            fields: vec!["subscriber_check"],
+            purpose: Purpose::new("checking a telecom subscriber's declared identity").unwrap(),
+            legal_basis: "legal-obligation",
+        })
+        .await;
         let limit = healthz.rate.min(records.rate);
         let Load {
             rate,

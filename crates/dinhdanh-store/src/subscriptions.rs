@@ -615,6 +615,21 @@ impl SqlSubscriptionStore {
         self.read(conn, line.operator_id, line.id).await
     }
 
+    /// Begins a transaction that holds the operator's row, and reads its line `id` as it
+    /// stands at `now` (the stages it has reached applied: [`Self::catch_up`]).
+    async fn open_line(
+        &self,
+        operator: OrganisationId,
+        id: SubscriptionId,
+        now: Timestamp,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Subscription), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        hold_operator(&mut tx, operator).await?;
+        let line = self.read(&mut tx, operator, id).await?;
+        let line = self.catch_up(&mut tx, line, now).await?;
+        Ok((tx, line))
+    }
+
     /// Moves one due line on, in its own transaction: `false` when another node did first.
     async fn move_due(
         &self,
@@ -881,10 +896,7 @@ impl SubscriptionStore for SqlSubscriptionStore {
         check: &FaceCheck,
         now: Timestamp,
     ) -> Result<Subscription, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        hold_operator(&mut tx, operator).await?;
-        let line = self.read(&mut tx, operator, id).await?;
-        let line = self.catch_up(&mut tx, line, now).await?;
+        let (mut tx, line) = self.open_line(operator, id, now).await?;
         if line.status == LineStatus::Terminated {
             tx.commit().await?;
             return Err(StoreError::Conflict("terminated"));
@@ -915,10 +927,7 @@ impl SubscriptionStore for SqlSubscriptionStore {
         id: SubscriptionId,
         now: Timestamp,
     ) -> Result<Subscription, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        hold_operator(&mut tx, operator).await?;
-        let line = self.read(&mut tx, operator, id).await?;
-        let line = self.catch_up(&mut tx, line, now).await?;
+        let (mut tx, line) = self.open_line(operator, id, now).await?;
         if line.status != LineStatus::Terminated {
             let ended = [(line.status, LineStatus::Terminated, now)];
             self.move_line(

@@ -307,3 +307,46 @@ where
         p99: percentile(99),
     }
 }
+
+/// The first limit of a served request: the same server answering `GET /healthz`, `count`
+/// times at the same concurrency.
+pub(crate) async fn healthz(
+    http: &reqwest::Client,
+    address: std::net::SocketAddr,
+    count: usize,
+) -> Load {
+    let http = http.clone();
+    load(count, move |_| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("http://{address}/healthz"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    })
+    .await
+}
+
+/// The other limit of a request that writes one disclosure record: the log recording
+/// `record(i)` alone, `count` times at the same concurrency.
+pub(crate) async fn records(
+    store: &Arc<dyn RegistryStore>,
+    count: usize,
+    record: impl Fn(usize) -> dinhdanh_store::NewDisclosure + Send + Sync + 'static,
+) -> Load {
+    let (store, record) = (store.clone(), Arc::new(record));
+    load(count, move |i| {
+        let (store, record) = (store.clone(), record.clone());
+        async move {
+            store
+                .disclosure_log()
+                .record_disclosures(&[record(i)])
+                .await
+                .unwrap();
+        }
+    })
+    .await
+}
